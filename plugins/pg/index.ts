@@ -1,0 +1,7 @@
+import type { PluginDescriptor } from '../../src/plugin.js';
+import { createPgMonitor } from './monitor.js';
+
+export { pgSetupSql, runPgSetup, DEFAULT_TABLE } from './setup.js';
+
+const plugin: PluginDescriptor = { name: 'pg', monitors: { pg: createPgMonitor } };
+export default plugin;

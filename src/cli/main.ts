@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/** The `emperor` command: wires options to subcommands; each subcommand lives in its own module. */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { hostname } from 'node:os';
+import { describeError, isEmperorError } from '../errors.js';
+import { DEFAULTS, defaultStateDir } from './defaults.js';
+import { run, type RunOptions } from './run.js';
+
+function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} expects an integer from ${min} to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expects a positive number, got '${value}'`);
+    return n;
+  };
+}
+
+const collect = (value: string, prev: string[]): string[] => [...prev, value];
+
+export function buildProgram(): Command {
+  const program = new Command('emperor');
+  program
+    .description('Governs a fleet of vassals: watches where their configs live (directories, globs, databases, message buses) and spawns, reloads, restarts and stops them to match.')
+    .argument('[monitors...]', 'config sources: DIR, a glob pattern, glob://PATTERN, dir://DIR, pg://…, mongodb://…, amqp://…, zmq://…')
+    .option('--freq <seconds>', 'safety rescan / poll period of every monitor', positive('--freq'), DEFAULTS.freq)
+    .option('--extra-extension <ext>', 'accept config files with this extension too (repeatable); its format is sniffed from the content', collect, [])
+    .option('--throttle <ms>', 'first backoff delay after a repeated crash; doubles on each further crash', int('--throttle', 1), DEFAULTS.throttle)
+    .option('--max-throttle <ms>', 'cap of the crash backoff delay', int('--max-throttle', 1), DEFAULTS.maxThrottle)
+    .option('--throttle-reset <ms>', 'a vassal up this long after a restart has its backoff reset', int('--throttle-reset', 1), DEFAULTS.throttleReset)
+    .option('--vassals-include <file>', 'config file whose keys every vassal gets unless it sets them itself (repeatable)', collect, [])
+    .option('--vassal-set <key=value>', 'set a key in every vassal, overriding its own value (repeatable)', collect, [])
+    .option('--settle <ms>', 'a config file must stay unchanged this long before it is read (files still being written)', int('--settle', 0, 60_000), DEFAULTS.settle)
+    .option('--max-config-size <bytes>', 'largest config accepted from any source', int('--max-config-size', 1), DEFAULTS.maxConfigSize)
+    .option('--node-name <name>', 'this host\'s name for %h in configs and database queries', hostname())
+    .option('--state-dir <dir>', 'where message-fed vassals (amqp, zmq) are kept across restarts', defaultStateDir())
+    .addOption(new Option('--log-format <format>', 'emperor output: JSON lines, or readable text; auto picks text on a terminal').choices(['auto', 'json', 'text']).default(DEFAULTS.logFormat))
+    .addOption(new Option('--log-level <level>', 'least severe emperor event shown').choices(['debug', 'info', 'warn', 'error']).default(DEFAULTS.logLevel))
+    .option('--plugin <module>', 'load a plugin module (path or package) providing monitors, actions or triggers (repeatable)', collect, [])
+    .option('--recent-lines <n>', 'output lines kept per vassal for `emperor logs`', int('--recent-lines', 1, 1_000_000), DEFAULTS.recentLines)
+    .showHelpAfterError()
+    .action(async (monitors: string[], opts: RunOptions) => {
+      await run(monitors, opts);
+    });
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; every bad argument is a usage error (exit 2).
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    process.stderr.write(`emperor: ${describeError(err)}\n`);
+    process.exit(isEmperorError(err) && err.code === 'EMP_ERR_USAGE' ? 2 : 1);
+  }
+}
+
+void main();

@@ -1,0 +1,130 @@
+/**
+ * `emperor [options] MONITOR...`: runs the emperor in the foreground until SIGTERM or SIGINT.
+ * Signals only enqueue what the control socket would run: SIGHUP reloads all, SIGUSR1 logs the
+ * status table, the first SIGTERM/SIGINT stops every vassal gracefully and exits 0, a second one
+ * kills them at once.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseConfig, detectFormat } from '../config/load.js';
+import type { RawConfig } from '../config/types.js';
+import { Emperor } from '../core/emperor.js';
+import { EmperorError, ErrorCodes } from '../errors.js';
+import type { Logger, LogLevel } from '../log/logger.js';
+import type { OutputSink } from '../log/output.js';
+import { PluginTable } from '../plugin-table.js';
+import { setUpOutput } from './logging.js';
+import { statusTable } from './status-table.js';
+
+export interface RunOptions {
+  freq: number;
+  extraExtension: string[];
+  throttle: number;
+  maxThrottle: number;
+  throttleReset: number;
+  vassalsInclude: string[];
+  vassalSet: string[];
+  settle: number;
+  maxConfigSize: number;
+  nodeName: string;
+  stateDir: string;
+  logFormat: 'auto' | 'json' | 'text';
+  logLevel: LogLevel;
+  plugin: string[];
+  recentLines: number;
+}
+
+export async function run(monitors: string[], opts: RunOptions): Promise<void> {
+  if (monitors.length === 0) throw new EmperorError(ErrorCodes.USAGE, 'no monitor given: name at least one directory, glob or scheme://… source (see emperor --help)');
+  const { log, output, flush } = setUpOutput(opts.logFormat, opts.logLevel);
+  const plugins = new PluginTable();
+  for (const p of opts.plugin) await plugins.addUserPlugin(p);
+  const includes = await Promise.all(opts.vassalsInclude.map((f) => readInclude(f, opts.extraExtension)));
+  const sets = opts.vassalSet.map(parseSet);
+
+  const emperor = new Emperor({
+    monitors,
+    freq: opts.freq,
+    extraExtensions: opts.extraExtension.map((e) => (e.startsWith('.') ? e : '.' + e)),
+    backoff: { throttleMs: opts.throttle, maxThrottleMs: opts.maxThrottle, resetMs: opts.throttleReset },
+    includes,
+    sets,
+    settleMs: opts.settle,
+    maxConfigBytes: opts.maxConfigSize,
+    nodeName: opts.nodeName,
+    stateDir: opts.stateDir,
+    tyrant: false,
+    tyrantNofollow: false,
+    log,
+    output,
+    plugins,
+    recentLines: opts.recentLines,
+  });
+
+  let stopping = false;
+  const exit = async (code: number): Promise<never> => {
+    await flush();
+    process.exit(code);
+  };
+  const onStop = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn(`${sig} again: killing every vassal now`, { event: 'kill' });
+      emperor.kill();
+      void exit(1);
+      return;
+    }
+    stopping = true;
+    log.info(`${sig}: stopping every vassal (send ${sig} again to kill them at once)`, { event: 'shutdown' });
+    void emperor.close().then(() => exit(0));
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', () => {
+    const n = emperor.reloadAll();
+    log.info(`SIGHUP: reloading ${n} vassal${n === 1 ? '' : 's'}`, { event: 'reload-all' });
+  });
+  process.on('SIGUSR1', () => log.info('status\n' + statusTable(emperor), { event: 'status' }));
+  process.on('SIGPIPE', () => {});
+  const fatal = (err: unknown): void => {
+    log.error(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}; killing every vassal`, { event: 'fatal' });
+    emperor.kill();
+    void exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+
+  await emperor.start();
+  reportDroppedLines(output, log);
+}
+
+/** Lines dropped for a slow reader are said, not silently lost. */
+function reportDroppedLines(output: OutputSink, log: Logger): void {
+  let reported = 0;
+  setInterval(() => {
+    const n = output.dropped;
+    if (n > reported) {
+      log.warn(`${n - reported} vassal output lines dropped: the reader of the emperor's output is too slow (use logto for chatty vassals)`, { event: 'output-dropped', dropped: n - reported });
+      reported = n;
+    }
+  }, 10_000).unref();
+}
+
+async function readInclude(file: string, extra: readonly string[]): Promise<RawConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new EmperorError(ErrorCodes.USAGE, `--vassals-include ${file}: ${(err as Error).message}`, { key: 'vassals-include', cause: err });
+  }
+  const format = detectFormat(file, extra) ?? 'ini';
+  try {
+    return parseConfig({ text, format, path: file }, file);
+  } catch (err) {
+    throw new EmperorError(ErrorCodes.USAGE, `--vassals-include ${(err as EmperorError).located ?? (err as Error).message}`, { key: 'vassals-include', cause: err });
+  }
+}
+
+function parseSet(s: string): [string, string] {
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new EmperorError(ErrorCodes.USAGE, `--vassal-set expects key=value, got '${s}'`, { key: 'vassal-set' });
+  return [s.slice(0, eq).trim(), s.slice(eq + 1).trim()];
+}

@@ -1,0 +1,86 @@
+/**
+ * Readiness probes: when is a freshly spawned vassal serving? Polled with a short, growing interval
+ * so a fast program is seen ready within milliseconds and a slow one costs little.
+ */
+import { access } from 'node:fs/promises';
+import { connect } from 'node:net';
+import type { ReadyProbe } from '../config/types.js';
+
+export interface ProbeOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Stops probing (and fails) once this returns false: a worker that died is not going to be ready. */
+  stillAlive: () => boolean;
+}
+
+export class ProbeFailed extends Error {}
+
+const FIRST_INTERVAL_MS = 2;
+const MAX_INTERVAL_MS = 100;
+
+export function describeProbe(p: ReadyProbe): string {
+  switch (p.kind) {
+    case 'tcp': return `tcp:${p.host}:${p.port}`;
+    case 'unix': return `unix:${p.path}`;
+    case 'http': return p.url;
+    case 'file': return `file:${p.path}`;
+    case 'alive': return `alive for ${p.ms} ms`;
+  }
+}
+
+/** Resolves once the probe passes; rejects with ProbeFailed on timeout, abort or a dead worker. */
+export async function waitReady(probe: ReadyProbe, opts: ProbeOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  if (probe.kind === 'alive') {
+    await delay(Math.min(probe.ms, opts.timeoutMs), opts.signal);
+    if (!opts.stillAlive()) throw new ProbeFailed('worker exited before it was up for ' + probe.ms + ' ms');
+    return;
+  }
+  let interval = FIRST_INTERVAL_MS;
+  for (;;) {
+    if (opts.signal.aborted) throw new ProbeFailed('aborted');
+    if (!opts.stillAlive()) throw new ProbeFailed('worker exited before it was ready');
+    if (await checkOnce(probe, opts.signal)) return;
+    if (Date.now() >= deadline) throw new ProbeFailed(`not ready after ${opts.timeoutMs} ms (${describeProbe(probe)})`);
+    await delay(interval, opts.signal);
+    interval = Math.min(interval * 2, MAX_INTERVAL_MS);
+  }
+}
+
+async function checkOnce(probe: Exclude<ReadyProbe, { kind: 'alive' }>, signal: AbortSignal): Promise<boolean> {
+  switch (probe.kind) {
+    case 'tcp': return canConnect({ host: probe.host, port: probe.port });
+    case 'unix': return canConnect({ path: probe.path });
+    case 'file': return access(probe.path).then(() => true, () => false);
+    case 'http': return httpOk(probe.url, signal);
+  }
+}
+
+function canConnect(target: { host: string; port: number } | { path: string }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(target);
+    const done = (ok: boolean): void => { sock.destroy(); resolve(ok); };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+async function httpOk(url: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]), redirect: 'manual' });
+    await res.body?.cancel();
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) { reject(new ProbeFailed('aborted')); return; }
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = (): void => { clearTimeout(t); reject(new ProbeFailed('aborted')); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * One worker process: spawned through the exec helper (its own process group, cgroup joined and
+ * credentials dropped before the program runs, killed if the emperor dies), its output as lines,
+ * its end as an ExitResult.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../native/exec-helper.js';
+import { LineSplitter } from './line-splitter.js';
+import { type ExitResult } from './exit.js';
+
+export interface WorkerSpec {
+  argv: readonly string[];
+  cwd?: string;
+  env: Readonly<Record<string, string>>;
+  uid?: number;
+  gid?: number;
+  /** initgroups() for this user instead of dropping supplementary groups. */
+  initGroups?: string;
+  noNewPrivs?: boolean;
+  /** cgroup.procs files the worker joins before its program runs. */
+  cgroupProcs?: readonly string[];
+  /** A PID namespace of its own (root only): nothing it forks outlives it. */
+  pidns?: boolean;
+  /** Extra descriptors passed as fd 3, 4, … (on-demand sockets, the uWSGI emperor pipe). */
+  extraFds?: readonly number[];
+  /** Bytes per line before it is cut. */
+  maxLine?: number;
+}
+
+export type LineSink = (line: string, worker: Worker) => void;
+
+export class Worker {
+  readonly pid: number;
+  readonly startedAt = Date.now();
+  readonly exited: Promise<ExitResult>;
+  private readonly child: ChildProcess;
+  private stopRequested = false;
+  private killed = false;
+  private done = false;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  private constructor(child: ChildProcess, exited: Promise<ExitResult>) {
+    this.child = child;
+    this.pid = child.pid ?? -1;
+    this.exited = exited;
+  }
+
+  /**
+   * Spawns a worker. Never throws for a program that cannot run: the result says so (the exec
+   * helper reports exec failures as exit code 127 with the reason on the output).
+   */
+  static spawn(spec: WorkerSpec, onLine: LineSink): Worker {
+    const helper = execHelperPath();
+    const [program, ...args] = spec.argv;
+    if (program === undefined) throw new Error('empty argv');
+    const helperOpts: ExecHelperOptions = {
+      mergeStderr: true,
+      cgroupProcs: spec.cgroupProcs,
+      pidns: spec.pidns,
+      uid: spec.uid,
+      gid: spec.gid,
+      initGroups: spec.initGroups,
+      noNewPrivs: spec.noNewPrivs,
+    };
+    const file = helper ?? program;
+    const argv = helper ? execHelperArgs(helperOpts, program, args) : args;
+    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', helper ? 'ignore' : 'pipe', ...(spec.extraFds ?? [])];
+    const startedAt = Date.now();
+    let child: ChildProcess;
+    try {
+      child = spawn(file, argv, {
+        cwd: spec.cwd,
+        env: spec.env,
+        // Own session and process group: the whole group is signalled, and the terminal's ^C
+        // reaches only the emperor, which then stops vassals in order.
+        detached: true,
+        stdio,
+        // Without the helper, Node sets the credentials itself (no pdeathsig, no cgroup join).
+        ...(helper ? {} : { uid: spec.uid, gid: spec.gid }),
+      });
+    } catch (err) {
+      const failed: ExitResult = { pid: -1, code: null, signal: null, reason: 'spawn-failed', forced: false, durationMs: 0, error: (err as Error).message };
+      const w = new Worker({ pid: -1 } as ChildProcess, Promise.resolve(failed));
+      w.done = true;
+      return w;
+    }
+
+    let worker: Worker;
+    const exited = new Promise<ExitResult>((resolve) => {
+      let spawnError: Error | undefined;
+      let outputClosed = !child.stdout;
+      let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      const finish = (): void => {
+        if (!exitInfo || !outputClosed) return;
+        worker.onExit();
+        const forced = worker.killed;
+        resolve({
+          pid: worker.pid,
+          code: exitInfo.code,
+          signal: exitInfo.signal,
+          reason: spawnError ? 'spawn-failed' : worker.killed ? 'killed' : worker.stopRequested ? 'stopped' : 'exited',
+          forced,
+          durationMs: Date.now() - startedAt,
+          ...(spawnError ? { error: spawnError.message } : {}),
+        });
+      };
+      const splitter = new LineSplitter((line) => onLine(line, worker), spec.maxLine);
+      const wire = (stream: NodeJS.ReadableStream | null | undefined): void => {
+        if (!stream) return;
+        stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+      };
+      wire(child.stdout);
+      wire(child.stderr);
+      // 'close' fires after the output pipes end: every line is delivered before the exit is.
+      child.stdout?.once('close', () => { splitter.flush(); outputClosed = true; finish(); });
+      child.once('error', (err) => {
+        spawnError = err;
+        exitInfo ??= { code: null, signal: null };
+        outputClosed = true;
+        finish();
+      });
+      child.once('exit', (code, signal) => {
+        exitInfo = { code, signal };
+        // Grandchildren may hold the pipe open after the worker itself is gone: they die with
+        // their group (see onExit), and then the pipe closes.
+        worker.killGroupRemnants();
+        finish();
+      });
+    });
+    worker = new Worker(child, exited);
+    return worker;
+  }
+
+  get alive(): boolean {
+    return !this.done;
+  }
+
+  /** Sends a signal to the worker's whole process group. */
+  signal(sig: NodeJS.Signals | number): boolean {
+    if (this.done || this.pid <= 0) return false;
+    try {
+      process.kill(-this.pid, sig);
+      return true;
+    } catch {
+      try {
+        process.kill(this.pid, sig);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  /**
+   * Asks the worker to stop: `sig` to its process group, SIGKILL after `timeoutMs`. `onKill` runs
+   * with the SIGKILL (the vassal kills its cgroup there, for processes that left the group).
+   */
+  stop(sig: NodeJS.Signals, timeoutMs: number, onKill?: () => void): Promise<ExitResult> {
+    if (!this.done && !this.stopRequested) {
+      this.stopRequested = true;
+      this.signal(sig);
+      this.killTimer = setTimeout(() => {
+        this.killed = true;
+        this.signal('SIGKILL');
+        onKill?.();
+      }, timeoutMs);
+    }
+    return this.exited;
+  }
+
+  /** Kills at once (emperor shutting down hard). */
+  kill(): void {
+    this.stopRequested = true;
+    this.killed = true;
+    this.signal('SIGKILL');
+  }
+
+  private onExit(): void {
+    this.done = true;
+    if (this.killTimer) clearTimeout(this.killTimer);
+  }
+
+  /** Processes the worker left behind in its group die with it: no orphans. */
+  private killGroupRemnants(): void {
+    if (this.pid <= 0) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // The group is already empty.
+    }
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Where worker output lines go: the emperor's output (prefixed with the vassal's name, or as JSON
+ * records), or a vassal's own `logto` file. Writes are asynchronous with a bounded buffer, so a
+ * slow reader of the emperor's output drops lines (counted) instead of stalling supervision.
+ */
+import sonicBoom from 'sonic-boom';
+
+// A CommonJS module: the class is the default export at run time.
+const SonicBoom = sonicBoom.SonicBoom;
+type SonicBoom = InstanceType<typeof sonicBoom.SonicBoom>;
+
+export interface OutputSink {
+  line(vassal: string, pid: number, line: string): void;
+  /** Lines dropped because the reader could not keep up. */
+  readonly dropped: number;
+  close(): Promise<void>;
+}
+
+/** Largest amount of output waiting for a slow reader; past it even emperor events are dropped. */
+export const OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024;
+/** Past this much waiting output, vassal lines are dropped so the emperor's own events still get through. */
+export const LINE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** Bytes a SonicBoom holds that the reader has not taken yet (its internal counter). */
+function buffered(dest: SonicBoom): number {
+  return (dest as unknown as { _len?: number })._len ?? 0;
+}
+
+export function openDestination(fd: number): SonicBoom {
+  const dest = new SonicBoom({ fd, sync: false, maxLength: OUTPUT_BUFFER_BYTES, minLength: 0 });
+  return dest;
+}
+
+export class ConsoleOutput implements OutputSink {
+  private droppedLines = 0;
+
+  constructor(
+    private readonly dest: SonicBoom,
+    private readonly json: boolean,
+  ) {
+    dest.on('drop', (data: string) => {
+      this.droppedLines += countLines(data);
+    });
+  }
+
+  line(vassal: string, pid: number, line: string): void {
+    if (buffered(this.dest) > LINE_BUFFER_BYTES) {
+      this.droppedLines++;
+      return;
+    }
+    if (this.json) {
+      this.dest.write(`{"time":"${new Date().toISOString()}","vassal":${JSON.stringify(vassal)},"pid":${pid},"line":${JSON.stringify(line)}}\n`);
+    } else {
+      this.dest.write(`${vassal}[${pid}] ${line}\n`);
+    }
+  }
+
+  get dropped(): number {
+    return this.droppedLines;
+  }
+
+  close(): Promise<void> {
+    return flush(this.dest);
+  }
+}
+
+/** A vassal's `logto` file: raw lines, appended. */
+export class FileOutput implements OutputSink {
+  private readonly dest: SonicBoom;
+  private droppedLines = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(path: string) {
+    this.dest = new SonicBoom({ dest: path, append: true, mkdir: false, sync: false, maxLength: OUTPUT_BUFFER_BYTES });
+    this.dest.on('drop', (data: string) => {
+      this.droppedLines += countLines(data);
+    });
+    // An unwritable file must not crash the emperor; the vassal reports it once.
+    this.dest.on('error', () => {});
+  }
+
+  /** Resolves once the file is open, rejects with the reason it cannot be. */
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if ((this.dest as unknown as { fd: number }).fd >= 0) { resolve(); return; }
+      this.dest.once('ready', () => resolve());
+      this.dest.once('error', reject);
+    });
+  }
+
+  line(_vassal: string, _pid: number, line: string): void {
+    if (buffered(this.dest) > LINE_BUFFER_BYTES) {
+      this.droppedLines++;
+      return;
+    }
+    this.dest.write(line + '\n');
+  }
+
+  get dropped(): number {
+    return this.droppedLines;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= flush(this.dest).then(
+      () => new Promise<void>((resolve) => {
+        this.dest.once('close', () => resolve());
+        this.dest.end();
+      }),
+    );
+    return this.closing;
+  }
+}
+
+function flush(dest: SonicBoom): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      dest.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+function countLines(data: string): number {
+  let n = 0;
+  for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,448 @@
+/**
+ * The engine behind the dir and glob monitors: a set of config files kept current by inotify
+ * (chokidar) events, with a full rescan every `freq` seconds as a safety net for anything the
+ * watcher missed. Watcher events are only hints: every decision comes from a settled stat and read
+ * of the file itself, serialized per path, so event storms (atomic saves, editors, chunked
+ * writers) collapse into one upsert with the complete content.
+ */
+import { basename, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { watch, type FSWatcher } from 'chokidar';
+import { EmperorError, ErrorCodes, describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { EventQueue } from './event-queue.js';
+import { formatOfName, isConfigFileName, nameRules, nameTooLong, MAX_NAME_BYTES, type NameRules } from './file-names.js';
+import { probeFile, readSettled, type FileRead, type ReadOptions } from './file-read.js';
+import { createLimit } from './limit.js';
+import { sniffFormat } from './sniff-format.js';
+import type { Monitor, MonitorContext, MonitorEvent, VassalSpec } from './types.js';
+
+/** What tells a dir monitor from a glob monitor; everything else is shared. */
+export interface FileLayout {
+  /** `directory` or `glob base`, for messages. */
+  readonly kind: string;
+  /** The directory that must exist for a scan to be trusted: the dir itself, or a glob's static base. */
+  readonly root: string;
+  /** Every path that may be a vassal now. Rejects when the source cannot be listed. */
+  list(): Promise<string[]>;
+  /** Whether a path (absolute) is covered by this monitor, its file name aside. */
+  covers(path: string): boolean;
+  /** The vassal name of a covered path. */
+  nameOf(path: string): string;
+  /** How deep the watcher descends below root (undefined: unlimited). */
+  readonly watchDepth: number | undefined;
+  /** True for a directory the watcher need not enter (it cannot hold a match). */
+  skipDir(path: string): boolean;
+}
+
+export interface FileMonitorOptions {
+  /** Without the watcher only the periodic rescan sees changes: for tests of the rescan itself. */
+  watch?: boolean;
+  /** Parallel file operations. */
+  concurrency?: number;
+}
+
+/** Announced files get this long to reappear before they count as removed (delete-then-write editors). */
+const MIN_REMOVE_GRACE_MS = 100;
+const DEFAULT_CONCURRENCY = 32;
+/** chokidar's per-file change throttle (50 ms), plus a margin. */
+const CHOKIDAR_THROTTLE_MS = 60;
+/** The key under which faults of the source itself (root gone, listing failed) are de-duplicated. */
+const ROOT_KEY = '';
+
+interface Announced {
+  spec: VassalSpec;
+  sig: string;
+}
+
+interface ErrorState {
+  key: string;
+  sig: string | undefined;
+}
+
+interface Inflight {
+  again: boolean;
+  done: Promise<void>;
+}
+
+export function validateContext(ctx: MonitorContext, monitor: string): void {
+  const bad = (key: string, expected: string, got: unknown): never => {
+    throw new EmperorError(ErrorCodes.USAGE, `monitor ${monitor}: ${key} must be ${expected}, got ${String(got)}`, { key });
+  };
+  if (!(Number.isFinite(ctx.freq) && ctx.freq > 0)) bad('freq', 'a positive number of seconds', ctx.freq);
+  if (!(Number.isFinite(ctx.settleMs) && ctx.settleMs >= 0)) bad('settleMs', 'a non-negative number of milliseconds', ctx.settleMs);
+  if (!(Number.isSafeInteger(ctx.maxConfigBytes) && ctx.maxConfigBytes > 0)) bad('maxConfigBytes', 'a positive integer', ctx.maxConfigBytes);
+}
+
+export function createFileMonitor(id: string, layout: FileLayout, ctx: MonitorContext, opts: FileMonitorOptions = {}): Monitor {
+  validateContext(ctx, id);
+  return {
+    id,
+    events(signal: AbortSignal): AsyncIterable<MonitorEvent> {
+      return run(id, layout, ctx, opts, signal);
+    },
+  };
+}
+
+async function* run(id: string, layout: FileLayout, ctx: MonitorContext, opts: FileMonitorOptions, signal: AbortSignal): AsyncGenerator<MonitorEvent> {
+  const session = new FileSession(id, layout, ctx, opts);
+  const onAbort = (): void => void session.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal.aborted) return;
+    session.start();
+    for (;;) {
+      const r = await session.queue.next();
+      if (r.done || signal.aborted) return;
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await session.close();
+  }
+}
+
+class FileSession {
+  readonly queue = new EventQueue<MonitorEvent>();
+  private readonly ac = new AbortController();
+  private readonly log: Logger;
+  private readonly rules: NameRules;
+  private readonly readOpts: ReadOptions;
+  private readonly announced = new Map<string, Announced>();
+  private readonly errors = new Map<string, ErrorState>();
+  private readonly inflight = new Map<string, Inflight>();
+  /** When the watcher last spoke of a path, while a check of it runs. */
+  private readonly hintAt = new Map<string, number>();
+  /** Upserts and removes wait for the first snapshot, which carries everything found before it. */
+  private live = false;
+  private watcher: FSWatcher | undefined;
+  private watcherReady: Promise<void> = Promise.resolve();
+  private rootId: string | undefined;
+  private rootLost = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly id: string,
+    private readonly layout: FileLayout,
+    private readonly ctx: MonitorContext,
+    private readonly opts: FileMonitorOptions,
+  ) {
+    // Every file that is settling waits on this signal at once.
+    setMaxListeners(0, this.ac.signal);
+    this.log = ctx.log.child({ monitor: id });
+    this.rules = nameRules(ctx.extraExtensions);
+    this.readOpts = {
+      settleMs: ctx.settleMs,
+      removeGraceMs: Math.max(ctx.settleMs, MIN_REMOVE_GRACE_MS),
+      maxBytes: ctx.maxConfigBytes,
+      nofollow: ctx.tyrantNofollow,
+      limit: createLimit(opts.concurrency ?? DEFAULT_CONCURRENCY),
+    };
+  }
+
+  private get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  start(): void {
+    this.loop().catch((err: unknown) => {
+      if (!this.signal.aborted) this.emitError(ROOT_KEY, new EmperorError(ErrorCodes.MONITOR, `monitor ${this.id} stopped: ${describeError(err)}`, { cause: err }), 'fatal');
+      this.queue.close();
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.ac.abort();
+      this.queue.close();
+      const w = this.watcher;
+      this.watcher = undefined;
+      if (w) await w.close().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  private async loop(): Promise<void> {
+    if (this.opts.watch !== false) this.startWatcher();
+    // Watcher and first scan run side by side; the snapshot waits for both so that every later
+    // change is seen live.
+    const [ok] = await Promise.all([this.rescan(), this.watcherReady]);
+    if (ok) this.emitSnapshot();
+    for (;;) {
+      try {
+        await sleep(this.ctx.freq * 1000, undefined, { signal: this.signal });
+      } catch {
+        return;
+      }
+      if (await this.rescan()) this.emitSnapshot();
+    }
+  }
+
+  // ---- watching ---------------------------------------------------------------------------
+
+  private startWatcher(): void {
+    const { root } = this.layout;
+    const w = watch(root, {
+      ignoreInitial: true,
+      persistent: true,
+      followSymlinks: true,
+      depth: this.layout.watchDepth,
+      ignored: (path: string, stats?: Stats) => this.ignored(path, stats),
+    });
+    this.watcher = w;
+    this.watcherReady = new Promise<void>((resolve) => {
+      w.once('ready', () => resolve());
+      this.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    const hint = (path: string): void => {
+      if (this.wanted(path) === 'no') return;
+      this.hintAt.set(path, Date.now());
+      void this.check(path);
+    };
+    w.on('add', hint);
+    w.on('change', hint);
+    w.on('unlink', hint);
+    w.on('addDir', hint);
+    w.on('unlinkDir', (path: string) => {
+      if (path === root) {
+        void this.rootGone(undefined);
+        return;
+      }
+      hint(path);
+      // Removing a whole subtree may not name every file in it.
+      const prefix = path + sep;
+      for (const p of this.announced.keys()) if (p.startsWith(prefix)) void this.check(p);
+    });
+    w.on('error', (err: unknown) => {
+      // A file the watcher could not stat (a symlink loop, no permission): our own read reports it, once.
+      const path = typeof err === 'object' && err !== null && 'path' in err ? (err as { path: unknown }).path : undefined;
+      if (typeof path === 'string' && this.wanted(path) !== 'no') {
+        void this.check(path);
+        return;
+      }
+      this.emitError(ROOT_KEY, new EmperorError(ErrorCodes.MONITOR, `watching ${root} failed, changes are seen at the next rescan: ${describeError(err)}`, { file: root, cause: err }), `watch|${describeError(err)}`);
+    });
+    this.log.debug('watching', { root, depth: this.layout.watchDepth });
+  }
+
+  private ignored(path: string, stats?: Stats): boolean {
+    if (path === this.layout.root) return false;
+    const asFile = this.wanted(path) !== 'no';
+    if (stats?.isDirectory()) return !asFile && this.layout.skipDir(path);
+    if (stats !== undefined) return !asFile;
+    return !asFile && this.layout.skipDir(path);
+  }
+
+  private async restartWatcher(): Promise<void> {
+    const old = this.watcher;
+    this.watcher = undefined;
+    if (old) await old.close().catch(() => undefined);
+    if (this.signal.aborted) return;
+    this.startWatcher();
+    await this.watcherReady;
+  }
+
+  // ---- scanning -----------------------------------------------------------------------------
+
+  /** 'yes', 'no', or 'too-long' for a config name longer than a vassal name may be. */
+  private wanted(path: string): 'yes' | 'no' | 'too-long' {
+    if (!this.layout.covers(path) || !isConfigFileName(basename(path), this.rules)) return 'no';
+    return nameTooLong(this.layout.nameOf(path)) ? 'too-long' : 'yes';
+  }
+
+  /** Lists the source and brings every file up to date. False when the source could not be listed. */
+  private async rescan(): Promise<boolean> {
+    let paths: string[];
+    try {
+      const root = await stat(this.layout.root, { bigint: true });
+      if (!root.isDirectory()) throw new EmperorError(ErrorCodes.MONITOR, `${this.layout.root} is no longer a directory`, { file: this.layout.root });
+      const rootId = `${root.dev}:${root.ino}`;
+      // A root deleted and made again is a new inode the old watcher knows nothing about.
+      const replaced = this.rootId !== undefined && this.rootId !== rootId;
+      this.rootId = rootId;
+      paths = await this.layout.list();
+      if ((this.rootLost || replaced) && this.opts.watch !== false && !this.signal.aborted) await this.restartWatcher();
+      if (this.rootLost) this.log.info('source is back', { root: this.layout.root });
+      this.rootLost = false;
+      this.errors.delete(ROOT_KEY);
+    } catch (err) {
+      if (this.signal.aborted) return false;
+      this.rootGone(err);
+      return false;
+    }
+    const seen = new Set<string>();
+    const work: Array<Promise<void>> = [];
+    for (const p of paths) {
+      const w = this.wanted(p);
+      if (w === 'no' || seen.has(p)) continue;
+      seen.add(p);
+      if (w === 'too-long') {
+        this.emitError(p, new EmperorError(ErrorCodes.CONFIG_READ, `vassal name is longer than ${MAX_NAME_BYTES} bytes; the file is ignored`, { file: p }), 'ENAMETOOLONG');
+        continue;
+      }
+      work.push(this.probe(p));
+    }
+    for (const p of this.announced.keys()) if (!seen.has(p)) work.push(this.check(p));
+    for (const p of this.errors.keys()) if (p !== ROOT_KEY && !seen.has(p) && !this.announced.has(p)) this.errors.delete(p);
+    await Promise.all(work);
+    return !this.signal.aborted;
+  }
+
+  /** Reads the file only if a stat says it changed since it was last read or reported. */
+  private async probe(path: string): Promise<void> {
+    const known = this.announced.get(path);
+    const err = this.errors.get(path);
+    if (this.inflight.has(path) || (known === undefined && err?.sig === undefined)) return this.check(path);
+    const p = await this.readOpts.limit(() => probeFile(path, this.readOpts.nofollow));
+    if (p.kind === 'present' && (p.sig === known?.sig || p.sig === err?.sig)) return;
+    return this.check(path);
+  }
+
+  /** Brings one path up to date; concurrent requests for the same path share one run (plus one rerun). */
+  private check(path: string): Promise<void> {
+    const cur = this.inflight.get(path);
+    if (cur) {
+      cur.again = true;
+      return cur.done;
+    }
+    const slot: Inflight = { again: false, done: Promise.resolve() };
+    this.inflight.set(path, slot);
+    slot.done = this.runChecks(path, slot);
+    return slot.done;
+  }
+
+  private async runChecks(path: string, slot: Inflight): Promise<void> {
+    try {
+      for (;;) {
+        slot.again = false;
+        await this.checkOnce(path);
+        await this.trailingProbe(path, slot);
+        // Leaving happens in the same tick as this test, so a hint can never be lost in between.
+        if (!slot.again || this.signal.aborted) break;
+      }
+    } catch (err) {
+      if (!this.signal.aborted) this.emitError(path, new EmperorError(ErrorCodes.MONITOR, `checking ${path} failed: ${describeError(err)}`, { file: path, cause: err }), `check|${describeError(err)}`);
+    } finally {
+      this.inflight.delete(path);
+      this.hintAt.delete(path);
+    }
+  }
+
+  /**
+   * chokidar drops a change that follows another on the same file within 50 ms (no trailing
+   * event), so a quick second save would wait for the rescan. One stat after that window (and
+   * after our own read) catches it.
+   */
+  private async trailingProbe(path: string, slot: Inflight): Promise<void> {
+    const at = this.hintAt.get(path);
+    // One probe per hint: a fault that never settles cannot keep the loop spinning.
+    this.hintAt.delete(path);
+    if (at === undefined || this.wanted(path) !== 'yes') return;
+    const wait = at + CHOKIDAR_THROTTLE_MS - Date.now();
+    if (wait > 0) await sleep(wait, undefined, { signal: this.signal });
+    if (slot.again) return;
+    const p = await this.readOpts.limit(() => probeFile(path, this.readOpts.nofollow));
+    const known = this.announced.get(path);
+    const err = this.errors.get(path);
+    const same = p.kind === 'present' ? p.sig === known?.sig || p.sig === err?.sig : p.kind === 'missing' && known === undefined;
+    if (!same) slot.again = true;
+  }
+
+  private async checkOnce(path: string): Promise<void> {
+    if (this.wanted(path) !== 'yes') return;
+    const prev = this.announced.get(path);
+    const state = await readSettled(path, this.readOpts, this.signal, prev !== undefined);
+    if (this.signal.aborted) return;
+    switch (state.kind) {
+      case 'missing': {
+        this.errors.delete(path);
+        if (prev === undefined) return;
+        // A vanished root is a lost source, not an order to stop its vassals.
+        if (!(await this.rootIsThere())) {
+          this.rootGone(undefined);
+          return;
+        }
+        this.announced.delete(path);
+        this.emit({ type: 'remove', name: prev.spec.name });
+        return;
+      }
+      case 'error':
+        // The version already announced (if any) keeps running.
+        this.emitError(path, state.error, state.key, state.sig);
+        return;
+      case 'file': {
+        this.errors.delete(path);
+        const spec = this.specOf(path, state);
+        this.announced.set(path, { spec, sig: state.sig });
+        if (prev && prev.spec.revision === spec.revision && prev.spec.uid === spec.uid && prev.spec.gid === spec.gid) return;
+        this.emit({ type: 'upsert', spec });
+        return;
+      }
+    }
+  }
+
+  private specOf(path: string, f: FileRead): VassalSpec {
+    const text = f.bytes.toString('utf8');
+    const format = formatOfName(path, this.rules) ?? sniffFormat(text);
+    // Touch reloads (as uWSGI); the hash catches edits within one timestamp tick. In tyrant mode the
+    // owner is part of what the vassal is, so a chown is a change too.
+    let revision = `${f.mtimeNs}-${f.hash.slice(0, 16)}`;
+    if (f.linkMtimeNs !== undefined) revision += `-l${f.linkMtimeNs}`;
+    if (this.ctx.tyrant) revision += `-o${f.uid}:${f.gid}`;
+    return {
+      name: this.layout.nameOf(path),
+      source: this.id,
+      config: { text, format, path },
+      revision,
+      uid: f.uid,
+      gid: f.gid,
+    };
+  }
+
+  private async rootIsThere(): Promise<boolean> {
+    try {
+      return (await stat(this.layout.root)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  private rootGone(cause: unknown): void {
+    if (this.signal.aborted) return;
+    this.rootLost = true;
+    const code = cause instanceof EmperorError ? 'ENOTDIR' : typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : 'ENOENT';
+    const why = cause === undefined ? 'it is gone' : describeError(cause);
+    this.emitError(
+      ROOT_KEY,
+      new EmperorError(ErrorCodes.MONITOR, `cannot scan ${this.layout.kind} ${this.layout.root}: ${why}; the vassals it announced keep running, retrying every ${this.ctx.freq} s`, { file: this.layout.root, cause }),
+      `root|${code}`,
+    );
+  }
+
+  // ---- emitting -----------------------------------------------------------------------------
+
+  private emit(ev: MonitorEvent): void {
+    if (this.live) this.queue.push(ev);
+  }
+
+  private emitSnapshot(): void {
+    const specs = [...this.announced.values()].map((a) => a.spec).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.queue.push({ type: 'snapshot', specs });
+    this.live = true;
+  }
+
+  /** Reports a fault once per distinct key for a path (or for the source, under ROOT_KEY). */
+  private emitError(path: string, error: Error, key: string, sig?: string): void {
+    if (this.errors.get(path)?.key === key) {
+      this.errors.set(path, { key, sig });
+      return;
+    }
+    this.errors.set(path, { key, sig });
+    const announcedName = this.announced.get(path)?.spec.name;
+    const name = path === ROOT_KEY ? undefined : (announcedName ?? this.layout.nameOf(path));
+    this.queue.push(name === undefined ? { type: 'error', error } : { type: 'error', error, name });
+  }
+}
