@@ -39,6 +39,11 @@ export class PluginTable {
     return ['dir', 'glob', ...Object.keys(BUILTIN.monitors), ...this.user.flatMap((u) => Object.keys(u.monitors ?? {}))];
   }
 
+  /** Config keys that user plugins' triggers read (the config loader accepts them). */
+  userTriggerKeys(): string[] {
+    return this.user.flatMap((u) => Object.keys(u.triggers ?? {}));
+  }
+
   async monitor(scheme: string): Promise<MonitorFactory | undefined> {
     return this.find('monitors', scheme) as Promise<MonitorFactory | undefined>;
   }

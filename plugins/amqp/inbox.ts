@@ -24,10 +24,6 @@ export class Inbox<T> {
     this.wakeUp();
   }
 
-  get size(): number {
-    return this.items.length;
-  }
-
   /** Stops the iteration once the items already in are taken out. */
   end(): void {
     this.ended = true;

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { basename, normalize } from 'node:path';
 import { EmperorError, ErrorCodes } from '../../src/errors.js';
 import { decodeConfigText, fetchConfig, readConfigFile } from '../../src/monitors/remote-file.js';
-import { messageVassalFormat } from '../../src/monitors/state-store.js';
+import { formatOf } from '../../src/monitors/file-names.js';
+import { checkMessageVassalName } from '../../src/monitors/state-store.js';
 import type { MonitorContext, MonitorEvent, VassalSpec } from '../../src/monitors/types.js';
 
 export interface Delivery {
@@ -42,12 +43,12 @@ export async function interpretDelivery(d: Delivery, env: DeliveryEnv): Promise<
   try {
     const extras = headerExtras(d.headers);
     if (d.routingKey !== '') {
-      const format = messageVassalFormat(d.routingKey, env.ctx.extraExtensions);
+      checkMessageVassalName(d.routingKey, env.ctx.extraExtensions);
       name = d.routingKey;
       if (d.body.byteLength === 0) return { type: 'remove', name };
       const text = decodeConfigText(d.body, env.ctx.maxConfigBytes, name);
       requireTyrantIds(extras, env.ctx, name);
-      return upsert({ name, source: env.source, config: { text, format }, revision: randomUUID(), ...extras, pushed: true });
+      return upsert({ name, source: env.source, config: { text, format: formatOf(name, env.ctx.extraExtensions, text) }, revision: randomUUID(), ...extras, pushed: true });
     }
 
     const pointer = decodePointer(d.body);
@@ -55,7 +56,7 @@ export async function interpretDelivery(d: Delivery, env: DeliveryEnv): Promise<
       const url = new URL(pointer);
       const segment = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
       const given = decodeSegment(segment, pointer);
-      const format = messageVassalFormat(given, env.ctx.extraExtensions);
+      checkMessageVassalName(given, env.ctx.extraExtensions);
       name = given;
       const got = await fetchConfig(url.href, { maxBytes: env.ctx.maxConfigBytes, timeoutMs: env.fetchTimeoutMs, signal: env.signal });
       if (!got.found) {
@@ -63,17 +64,17 @@ export async function interpretDelivery(d: Delivery, env: DeliveryEnv): Promise<
         return { type: 'remove', name };
       }
       requireTyrantIds(extras, env.ctx, name);
-      return upsert({ name, source: env.source, config: { text: got.text, format }, revision: randomUUID(), ...extras, pushed: true });
+      return upsert({ name, source: env.source, config: { text: got.text, format: formatOf(name, env.ctx.extraExtensions, got.text) }, revision: randomUUID(), ...extras, pushed: true });
     }
     if (pointer.startsWith('/')) {
       const path = normalize(pointer);
       const given = basename(path);
-      const format = messageVassalFormat(given, env.ctx.extraExtensions);
+      checkMessageVassalName(given, env.ctx.extraExtensions);
       name = given;
       const got = await readConfigFile(path, { maxBytes: env.ctx.maxConfigBytes, ownerOfLink: env.ctx.tyrantNofollow });
       if (!got.found) return { type: 'remove', name };
       const ids = env.ctx.tyrant ? { uid: got.uid, gid: got.gid } : { uid: extras.uid, gid: extras.gid };
-      return upsert({ name, source: env.source, config: { text: got.text, format, path }, revision: randomUUID(), ...extras, ...ids, pushed: false });
+      return upsert({ name, source: env.source, config: { text: got.text, format: formatOf(name, env.ctx.extraExtensions, got.text), path }, revision: randomUUID(), ...extras, ...ids, pushed: false });
     }
     throw new EmperorError(
       ErrorCodes.MONITOR_INPUT,

@@ -50,9 +50,8 @@ export function parseAmqpTarget(arg: string): AmqpTarget {
   };
 
   const exchange = single('exchange') ?? DEFAULT_EXCHANGE;
-  if (exchange === '' || exchange.startsWith('amq.')) {
-    throw usage(`exchange is ${JSON.stringify(exchange)}: expected a name that is not empty and does not start with "amq."`, 'exchange');
-  }
+  // The empty name is the broker's default exchange, which cannot be bound to.
+  if (exchange === '') throw usage('exchange is "": expected a name such as uwsgi.emperor', 'exchange');
   if (Buffer.byteLength(exchange) > 255) throw usage('exchange is longer than 255 bytes', 'exchange');
 
   const typeText = single('type') ?? 'fanout';

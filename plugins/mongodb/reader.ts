@@ -35,8 +35,11 @@ export class MongoReader implements RowReader {
     const client = this.client;
     try {
       const coll = client.db(this.target.database).collection(this.target.collection);
-      // Watch before reading, so a change made during the read is not missed.
-      if (!this.watchTried) await this.watch(client, coll);
+      // The stream is opened before the read so a change made during the read is not missed, but
+      // not awaited: opening it waits for a first (empty) batch of changes, up to a second.
+      if (!this.watchTried) {
+        this.watch(client, coll).catch((err: unknown) => this.log.debug('change stream not opened', { reason: describeError(err) }));
+      }
       const cursor = coll.find(this.target.filter, { projection: PROJECTION, sort: { _id: 1 } });
       if (this.target.maxTimeMS > 0) cursor.maxTimeMS(this.target.maxTimeMS);
       const docs = await this.deadline(client, cursor.toArray());
@@ -63,31 +66,37 @@ export class MongoReader implements RowReader {
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
   }
 
+  /** Opens the change stream and follows it; a server that refuses it is polled only. */
   private async watch(client: MongoClient, coll: Collection): Promise<void> {
     this.watchTried = true;
     const stream = coll.watch([]);
-    let first: unknown;
+    this.stream = stream;
+    let change: unknown;
     try {
-      first = await this.deadline(client, stream.tryNext());
+      change = await this.deadline(client, stream.tryNext());
     } catch (err) {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
       await stream.close().catch(() => undefined);
-      if (!(err instanceof MongoServerError)) throw err;
-      if (!this.refusalLogged) {
-        this.refusalLogged = true;
-        this.log.warn(`change streams unavailable: polling every ${this.freq} s`, { reason: describeError(err) });
+      if (err instanceof MongoServerError) {
+        // Refused (standalone server, no privilege): stays refused until the next client.
+        if (!this.refusalLogged) {
+          this.refusalLogged = true;
+          this.log.warn(`change streams unavailable: polling every ${this.freq} s`, { reason: describeError(err) });
+        }
+        return;
       }
+      // Lost before it opened: the next read tries again.
+      this.watchTried = false;
+      this.wakeup.nudge();
       return;
     }
-    this.stream = stream;
+    if (this.stream !== stream) return;
     if (!this.followLogged) {
       this.followLogged = true;
-      this.log.info('following the collection\'s change stream');
+      this.log.info("following the collection's change stream");
     }
-    if (first !== null) this.wakeup.nudge();
-    void this.follow(stream);
-  }
-
-  private async follow(stream: ChangeStream): Promise<void> {
+    if (change !== null) this.wakeup.nudge();
     try {
       while (this.stream === stream) {
         await stream.next();

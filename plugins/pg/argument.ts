@@ -1,6 +1,7 @@
 /**
  * A `pg://` monitor argument: `pg://CONNECTION[;QUERY]`, CONNECTION a libpq conninfo or a
- * postgres:// URL, QUERY the SELECT that lists the vassals (uWSGI's default when absent).
+ * postgres:// URL, QUERY the SELECT that lists the vassals (uWSGI's default when absent). A bare
+ * `postgres://URL[;QUERY]` (or `postgresql://`) is the same as `pg://postgres://URL[;QUERY]`.
  */
 import pg from 'pg';
 import { EmperorError, ErrorCodes } from '../../src/errors.js';
@@ -43,11 +44,12 @@ export function substituteNodeName(query: string, nodeName: string): string {
 }
 
 export function parsePgArgument(arg: string, nodeName: string): PgTarget {
-  if (!SCHEME.test(arg)) {
-    throw new EmperorError(ErrorCodes.USAGE, `pg monitor: expected pg://CONNECTION[;QUERY], got ${JSON.stringify(arg.slice(0, 40))}`, { key: 'pg://' });
+  const prefix = SCHEME.exec(arg)?.[0] ?? '';
+  if (prefix === '' && !isPgUrl(arg)) {
+    throw new EmperorError(ErrorCodes.USAGE, `pg monitor: expected pg://CONNECTION[;QUERY] or postgres://URL[;QUERY], got ${JSON.stringify(arg.slice(0, 40))}`, { key: 'pg://' });
   }
   const { connection, query } = splitPgArgument(arg);
   const text = query === undefined || query.trim() === '' ? DEFAULT_QUERY : query.trim();
-  const id = `pg://${connection.masked}${query === undefined ? '' : `;${query}`}`;
+  const id = `${prefix}${connection.masked}${query === undefined ? '' : `;${query}`}`;
   return { ...connection, id, query: substituteNodeName(text, nodeName) };
 }

@@ -7,8 +7,10 @@
  * changes. This holds no connection: the pg and mongodb monitors share it.
  */
 import { createHash } from 'node:crypto';
+import { isConfigName } from '../../src/config/format.js';
 import { EmperorError, ErrorCodes } from '../../src/errors.js';
-import type { ConfigFormat, VassalSpec } from '../../src/monitors/types.js';
+import { MAX_NAME_BYTES, formatOf } from '../../src/monitors/file-names.js';
+import type { VassalSpec } from '../../src/monitors/types.js';
 
 /** One row as the source gives it; the values are checked here, not by the reader. */
 export interface SourceRow {
@@ -43,37 +45,17 @@ export interface DesiredState {
   errors: RowError[];
 }
 
-const FORMATS: ReadonlyMap<string, ConfigFormat> = new Map([
-  ['.ini', 'ini'],
-  ['.yml', 'yaml'],
-  ['.yaml', 'yaml'],
-  ['.json', 'json'],
-  ['.js', 'json'],
-  ['.xml', 'xml'],
-]);
-
 const MAX_ID = 4_294_967_294;
 const NUMBER = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
-
-/**
- * The config format a vassal name announces by its extension (uWSGI's list; `.js` is JSON), or
- * undefined. Extra extensions (`--extra-extension`) are read as ini, as uWSGI's `--config` does.
- */
-export function formatOfName(name: string, extraExtensions: readonly string[]): ConfigFormat | undefined {
-  const dot = name.lastIndexOf('.');
-  if (dot <= 0) return undefined;
-  const ext = name.slice(dot);
-  return FORMATS.get(ext) ?? (extraExtensions.includes(ext) ? 'ini' : undefined);
-}
 
 /** Why `name` cannot name a vassal, or undefined when it can. */
 export function nameProblem(name: string, extraExtensions: readonly string[]): string | undefined {
   if (name.length === 0) return 'the name is empty';
-  if (Buffer.byteLength(name) > 254) return 'the name is longer than 254 bytes';
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `the name is longer than ${MAX_NAME_BYTES} bytes`;
   if (name.includes('/') || name.includes('\\')) return 'the name contains a path separator';
   if (name.includes('..')) return 'the name contains ".."';
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'the name contains a control character';
-  if (formatOfName(name, extraExtensions) === undefined) {
+  if (!isConfigName(name, extraExtensions)) {
     const extra = extraExtensions.length > 0 ? ` ${extraExtensions.join(' ')}` : '';
     return `the name has no config extension (expected .ini .yml .yaml .json .js .xml${extra})`;
   }
@@ -217,11 +199,11 @@ export class DesiredSet {
     else if (row.socket !== null && row.socket !== undefined) {
       return { problem: `socket must be text, got ${show(row.socket)}` };
     }
-    const format = formatOfName(name, this.rules.extraExtensions) as ConfigFormat;
     const spec: VassalSpec = {
       name,
       source,
-      config: { text: row.config, format },
+      // The extension decides; under an extra extension the text is sniffed, as for files.
+      config: { text: row.config, format: formatOf(name, this.rules.extraExtensions, row.config) },
       revision: String(ts),
       pushed: true,
     };

@@ -3,5 +3,8 @@ import { createPgMonitor } from './monitor.js';
 
 export { pgSetupSql, runPgSetup, DEFAULT_TABLE } from './setup.js';
 
-const plugin: PluginDescriptor = { name: 'pg', monitors: { pg: createPgMonitor } };
+const plugin: PluginDescriptor = {
+  name: 'pg',
+  monitors: { pg: createPgMonitor, postgres: createPgMonitor, postgresql: createPgMonitor },
+};
 export default plugin;

@@ -27,6 +27,18 @@ export interface PollOptions {
   signal: AbortSignal;
 }
 
+/**
+ * The reason a read failed, in one line. A connect to a name with several addresses (localhost:
+ * ::1 and 127.0.0.1) fails with an AggregateError whose own message is empty.
+ */
+export function failureReason(err: unknown): string {
+  if (err instanceof AggregateError && err.message === '') {
+    return [...new Set(err.errors.map(failureReason))].join('; ');
+  }
+  const text = describeError(err);
+  return text === '' ? (err instanceof Error ? err.name : String(err)) : text;
+}
+
 export const FIRST_RETRY_MS = 250;
 export const MAX_RETRY_MS = 30_000;
 
@@ -49,7 +61,7 @@ export async function* pollRows(o: PollOptions): AsyncGenerator<MonitorEvent, vo
       } catch (err) {
         if (signal.aborted) break;
         failures += 1;
-        const reason = describeError(err);
+        const reason = failureReason(err);
         // One event per distinct reason: an outage is reported once, not at every retry.
         if (reason !== lastReason) {
           lastReason = reason;

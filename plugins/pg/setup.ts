@@ -5,7 +5,8 @@
  * rows it touched. Running it again replaces the function and the trigger: it is idempotent.
  */
 import pg from 'pg';
-import { EmperorError, ErrorCodes, describeError } from '../../src/errors.js';
+import { EmperorError, ErrorCodes } from '../../src/errors.js';
+import { failureReason } from './poll.js';
 import { splitPgArgument } from './argument.js';
 import { DEFAULT_CHANNEL } from './connection.js';
 
@@ -70,7 +71,7 @@ export async function runPgSetup(conn: string, opts: Partial<PgSetupOptions> = {
     await client.connect();
     await client.query(sql);
   } catch (err) {
-    throw new EmperorError(ErrorCodes.MONITOR, `pg-setup: cannot install the trigger on ${table} (${connection.masked}): ${describeError(err)}`, { cause: err });
+    throw new EmperorError(ErrorCodes.MONITOR, `pg-setup: cannot install the trigger on ${table} (${connection.masked}): ${failureReason(err)}`, { cause: err });
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { EmperorError, ErrorCodes } from '../../src/errors.js';
 import { decodeConfigText, readConfigFile } from '../../src/monitors/remote-file.js';
-import { messageVassalFormat } from '../../src/monitors/state-store.js';
+import { formatOf } from '../../src/monitors/file-names.js';
+import { checkMessageVassalName } from '../../src/monitors/state-store.js';
 import type { MonitorContext, MonitorEvent, VassalSpec } from '../../src/monitors/types.js';
 
 export interface PartsEnv {
@@ -43,7 +44,7 @@ export async function interpretParts(parts: readonly Uint8Array[], env: PartsEnv
       throw input(`unknown command ${JSON.stringify(command.slice(0, 40))}: expected touch or destroy`);
     }
     const given = text(parts, 1);
-    const format = messageVassalFormat(given, env.ctx.extraExtensions);
+    checkMessageVassalName(given, env.ctx.extraExtensions);
     name = given;
     if (command === 'destroy') return { type: 'remove', name };
 
@@ -57,7 +58,7 @@ export async function interpretParts(parts: readonly Uint8Array[], env: PartsEnv
       if (env.ctx.tyrant && (uid === undefined || gid === undefined)) {
         throw new EmperorError(ErrorCodes.PERMISSION, 'tyrant mode needs the uid and gid parts for a config carried in the message', { file: name });
       }
-      spec = { name, source: env.source, config: { text: configText, format }, revision: randomUUID(), uid, gid, socket, pushed: true };
+      spec = { name, source: env.source, config: { text: configText, format: formatOf(name, env.ctx.extraExtensions, configText) }, revision: randomUUID(), uid, gid, socket, pushed: true };
     } else {
       const path = join(env.cwd, name);
       const got = await readConfigFile(path, { maxBytes: env.ctx.maxConfigBytes, ownerOfLink: env.ctx.tyrantNofollow });
@@ -65,7 +66,7 @@ export async function interpretParts(parts: readonly Uint8Array[], env: PartsEnv
         throw new EmperorError(ErrorCodes.CONFIG_READ, `touch without a config part names a file that does not exist in the emperor's directory ${env.cwd}`, { file: path });
       }
       const ids = env.ctx.tyrant ? { uid: got.uid, gid: got.gid } : { uid, gid };
-      spec = { name, source: env.source, config: { text: got.text, format, path }, revision: randomUUID(), ...ids, socket, pushed: false };
+      spec = { name, source: env.source, config: { text: got.text, format: formatOf(name, env.ctx.extraExtensions, got.text), path }, revision: randomUUID(), ...ids, socket, pushed: false };
     }
     for (const k of ['uid', 'gid', 'socket'] as const) if (spec[k] === undefined) delete spec[k];
     return { type: 'upsert', spec };

@@ -63,7 +63,6 @@ export function createZmqMonitor(arg: string, ctx: MonitorContext, opts: ZmqMoni
         }
         log.info('zmq bound', { endpoint: target.endpoint });
         failing = false;
-        delay = minDelayMs;
         void watchPeers(sock, log, dropAbove);
         for (;;) {
           let parts: Buffer[];
@@ -73,8 +72,11 @@ export function createZmqMonitor(arg: string, ctx: MonitorContext, opts: ZmqMoni
             if (signal.aborted || sock.closed) return;
             // A receive that fails with the socket open is libzmq's to explain; rebind afresh.
             yield { type: 'error', error: new EmperorError(ErrorCodes.MONITOR, `receiving on ${target.endpoint} failed: ${messageOf(err)}; rebinding`, { file: target.id, cause: err }) };
+            await sleep(delay, signal);
+            delay = Math.min(delay * 2, maxDelayMs);
             break;
           }
+          delay = minDelayMs;
           const event = await interpretParts(parts, env);
           if (signal.aborted) return;
           const failed = await store.apply(event);

@@ -15,6 +15,6 @@ export function setUpOutput(format: 'auto' | 'json' | 'text', level: LogLevel): 
   const output = new ConsoleOutput(dest, json);
   const log = json
     ? createLogger(dest, level)
-    : createLogger(pretty({ destination: dest, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,event,vassal,monitor', messageFormat: '{if vassal}{vassal}: {end}{if monitor}{monitor}: {end}{msg}', singleLine: true, sync: false }), level);
+    : createLogger(pretty({ destination: dest, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', hideObject: true, messageFormat: '{if vassal}{vassal}: {end}{if monitor}{monitor}: {end}{msg}', singleLine: true, sync: false }), level);
   return { log, output, flush: () => output.close() };
 }

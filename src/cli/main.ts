@@ -1,28 +1,14 @@
 #!/usr/bin/env node
 /** The `emperor` command: wires options to subcommands; each subcommand lives in its own module. */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { hostname } from 'node:os';
 import { describeError, isEmperorError } from '../errors.js';
+import { CommandRefused, EmperorUnreachable } from '../ops/control-client.js';
+import { defaultControlPath } from '../ops/control-path.js';
+import { registerControlCommands } from './commands/index.js';
 import { DEFAULTS, defaultStateDir } from './defaults.js';
+import { int, positive } from './option-parsers.js';
 import { run, type RunOptions } from './run.js';
-
-function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} expects an integer from ${min} to ${max}, got '${value}'`);
-    }
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expects a positive number, got '${value}'`);
-    return n;
-  };
-}
 
 const collect = (value: string, prev: string[]): string[] => [...prev, value];
 
@@ -46,10 +32,15 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'least severe emperor event shown').choices(['debug', 'info', 'warn', 'error']).default(DEFAULTS.logLevel))
     .option('--plugin <module>', 'load a plugin module (path or package) providing monitors, actions or triggers (repeatable)', collect, [])
     .option('--recent-lines <n>', 'output lines kept per vassal for `emperor logs`', int('--recent-lines', 1, 1_000_000), DEFAULTS.recentLines)
+    .option('--stats <address>', 'serve the stats JSON on HOST:PORT, :PORT (every interface) or a unix socket path: one document per connection (default: off)')
+    .option('--stats-http', 'speak HTTP on --stats: GET / or /stats (JSON), GET /metrics (Prometheus)', false)
+    .option('--control <path>', `control socket for emperor status, touch, logs… (mode 0600; default: ${defaultControlPath()})`)
+    .option('--no-control', 'run without a control socket')
     .showHelpAfterError()
     .action(async (monitors: string[], opts: RunOptions) => {
       await run(monitors, opts);
     });
+  registerControlCommands(program);
   return program;
 }
 
@@ -64,6 +55,10 @@ async function main(): Promise<void> {
       process.exit(err.exitCode === 0 ? 0 : 2);
     }
     process.stderr.write(`emperor: ${describeError(err)}\n`);
+    // A command the emperor refused: 1; nobody answering on the control socket: 3 (as LSB
+    // `status` says "not running").
+    if (err instanceof CommandRefused) process.exit(1);
+    if (err instanceof EmperorUnreachable) process.exit(3);
     process.exit(isEmperorError(err) && err.code === 'EMP_ERR_USAGE' ? 2 : 1);
   }
 }

@@ -5,12 +5,16 @@
  * kills them at once.
  */
 import { readFile } from 'node:fs/promises';
-import { parseConfig, detectFormat } from '../config/load.js';
+import { detectFormat, parseConfig, sniffFormat } from '../config/load.js';
 import type { RawConfig } from '../config/types.js';
 import { Emperor } from '../core/emperor.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import type { Logger, LogLevel } from '../log/logger.js';
 import type { OutputSink } from '../log/output.js';
+import { defaultControlPath } from '../ops/control-path.js';
+import { Ops } from '../ops/index.js';
+import { parseListenAddress } from '../ops/listen.js';
+import type { StatusResult } from '../ops/status.js';
 import { PluginTable } from '../plugin-table.js';
 import { setUpOutput } from './logging.js';
 import { statusTable } from './status-table.js';
@@ -31,10 +35,17 @@ export interface RunOptions {
   logLevel: LogLevel;
   plugin: string[];
   recentLines: number;
+  /** --stats ADDR */
+  stats?: string;
+  statsHttp: boolean;
+  /** --control PATH; false with --no-control; undefined: the default path. */
+  control?: string | false;
 }
 
 export async function run(monitors: string[], opts: RunOptions): Promise<void> {
   if (monitors.length === 0) throw new EmperorError(ErrorCodes.USAGE, 'no monitor given: name at least one directory, glob or scheme://… source (see emperor --help)');
+  const statsAddress = opts.stats === undefined ? undefined : parseListenAddress(opts.stats, '--stats');
+  if (opts.statsHttp && !statsAddress) throw new EmperorError(ErrorCodes.USAGE, '--stats-http needs --stats ADDRESS (where to serve)', { key: 'stats-http' });
   const { log, output, flush } = setUpOutput(opts.logFormat, opts.logLevel);
   const plugins = new PluginTable();
   for (const p of opts.plugin) await plugins.addUserPlugin(p);
@@ -59,6 +70,11 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
     plugins,
     recentLines: opts.recentLines,
   });
+  const ops = new Ops(emperor, {
+    log,
+    ...(statsAddress ? { stats: { address: statsAddress, http: opts.statsHttp } } : {}),
+    ...(opts.control === false ? {} : { control: { path: opts.control ?? defaultControlPath(), explicit: opts.control !== undefined } }),
+  });
 
   let stopping = false;
   const exit = async (code: number): Promise<never> => {
@@ -74,15 +90,17 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
     }
     stopping = true;
     log.info(`${sig}: stopping every vassal (send ${sig} again to kill them at once)`, { event: 'shutdown' });
-    void emperor.close().then(() => exit(0));
+    void emperor.close().then(() => ops.close()).then(() => exit(0));
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
+  // The same commands the control socket runs.
   process.on('SIGHUP', () => {
-    const n = emperor.reloadAll();
-    log.info(`SIGHUP: reloading ${n} vassal${n === 1 ? '' : 's'}`, { event: 'reload-all' });
+    void ops.commands.run({ cmd: 'reload-all' }).then((r) => log.info(`SIGHUP: ${(r as { message: string }).message}`, { event: 'reload-all' }));
   });
-  process.on('SIGUSR1', () => log.info('status\n' + statusTable(emperor), { event: 'status' }));
+  process.on('SIGUSR1', () => {
+    void ops.commands.run({ cmd: 'status' }).then((r) => log.info('status\n' + statusTable((r as StatusResult).rows), { event: 'status' }));
+  });
   process.on('SIGPIPE', () => {});
   const fatal = (err: unknown): void => {
     log.error(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}; killing every vassal`, { event: 'fatal' });
@@ -92,6 +110,7 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
 
+  await ops.start();
   await emperor.start();
   reportDroppedLines(output, log);
 }
@@ -115,7 +134,7 @@ async function readInclude(file: string, extra: readonly string[]): Promise<RawC
   } catch (err) {
     throw new EmperorError(ErrorCodes.USAGE, `--vassals-include ${file}: ${(err as Error).message}`, { key: 'vassals-include', cause: err });
   }
-  const format = detectFormat(file, extra) ?? 'ini';
+  const format = detectFormat(file, extra) ?? sniffFormat(text);
   try {
     return parseConfig({ text, format, path: file }, file);
   } catch (err) {

@@ -23,7 +23,7 @@ export interface ExpandedEntry extends SourcedEntry {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
 const CGROUP_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-export const PLACEHOLDER_NAME = /^[A-Za-z0-9_.-]+$/;
+const PLACEHOLDER_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * Puts every key under its canonical name and refuses unknown ones, before anything else, so a
@@ -243,8 +243,4 @@ export function readPlaceholderDef(e: Pick<SourcedEntry, 'key' | 'value' | 'orig
     throw invalid(e, `expected NAME=VALUE with NAME letters, digits and _ . - (e.g. set-placeholder = app=shop), got ${shown(e.value)}`);
   }
   return [name, e.value.slice(eq + 1).trim()];
-}
-
-export function isRepeatable(key: string): boolean {
-  return keyDef(key)?.repeatable ?? true;
 }

@@ -11,9 +11,11 @@ import { entriesOfMapping, type SectionSource } from './structured.js';
 let schema: yaml.Schema | undefined;
 
 function textSchema(): yaml.Schema {
-  // The standard `<<` merge type (js-yaml resolves merges by this tag), on top of text scalars.
-  const merge = new yaml.Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' || data === null });
-  schema ??= yaml.FAILSAFE_SCHEMA.extend({ implicit: [merge] });
+  if (schema === undefined) {
+    // The standard `<<` merge type (js-yaml resolves merges by this tag), on top of text scalars.
+    const merge = new yaml.Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' || data === null });
+    schema = yaml.FAILSAFE_SCHEMA.extend({ implicit: [merge] });
+  }
   return schema;
 }
 

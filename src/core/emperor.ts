@@ -64,6 +64,7 @@ export class Emperor {
   private readonly log: Logger;
   private readonly isRoot = process.getuid?.() === 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly vassalListeners = new Set<(v: Vassal) => void>();
 
   constructor(readonly opts: EmperorOptions) {
     this.log = opts.log;
@@ -87,6 +88,15 @@ export class Emperor {
     }
     for (const m of this.monitors) this.loops.push(this.run(m));
     this.log.info(`governing ${this.monitors.length} monitor${this.monitors.length === 1 ? '' : 's'}: ${this.monitors.map((m) => m.id).join(', ')}`, { event: 'start', monitors: this.monitors.map((m) => m.id) });
+  }
+
+  /**
+   * Calls back when a vassal is created and on each change of its state, until it is stopped
+   * (ops: stats, per-vassal monitor servers, warmup). Returns an unsubscribe function.
+   */
+  onVassalChange(fn: (v: Vassal) => void): () => void {
+    this.vassalListeners.add(fn);
+    return () => this.vassalListeners.delete(fn);
   }
 
   monitorIds(): string[] {
@@ -266,9 +276,11 @@ export class Emperor {
       output: this.opts.output,
       backoff: this.opts.backoff,
       recentLines: this.opts.recentLines,
+      onChange: (x: Vassal) => this.emitVassalChange(x),
       ...(this.opts.createAlarms ? { createAlarms: (host: AlarmHost) => this.opts.createAlarms!(host, this.opts.plugins) } : {}),
     });
     this.vassals.set(spec.name, v);
+    this.emitVassalChange(v);
     vlog.info(`starting ${plan.config.processes} × ${plan.config.command.join(' ')}`, { event: 'start', source: spec.source });
     try {
       await v.start();
@@ -281,6 +293,16 @@ export class Emperor {
     }
   }
 
+  private emitVassalChange(v: Vassal): void {
+    for (const fn of this.vassalListeners) {
+      try {
+        fn(v);
+      } catch (err) {
+        this.log.error(`vassal change listener failed: ${describeError(err)}`, { vassal: v.name, event: 'internal-error' });
+      }
+    }
+  }
+
   private async plan(spec: VassalSpec): Promise<VassalPlan> {
     const loaded = loadVassalConfig(spec.config, {
       name: spec.name,
@@ -288,6 +310,8 @@ export class Emperor {
       env: process.env,
       includes: this.opts.includes,
       sets: this.opts.sets,
+      pluginKeys: this.opts.plugins.userTriggerKeys(),
+      cwd: process.cwd(),
     });
     if (loaded.kind !== 'vassal') {
       throw new EmperorError(ErrorCodes.CONFIG_INVALID, `a [uwsgi] section without 'command' is a uWSGI instance, which this emperor cannot run (no uwsgi support loaded)`, { file: spec.config.path ?? spec.name });

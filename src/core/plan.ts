@@ -8,7 +8,15 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { VassalConfig } from '../config/types.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
+import { checkCgroupOpts } from '../isolation/cgroup-fs.js';
+import { cgroupProcsFiles, planCgroup, type CgroupPlan } from '../isolation/cgroup-plan.js';
+import type { CgroupSettings } from '../isolation/cgroup-path.js';
+import { confineEventfd } from '../isolation/confine.js';
+import { describeCredentials, helperCredentials, type Credentials } from '../isolation/credentials.js';
+import { tyrantBaseEnv, tyrantIdentity, type TyrantIdentity, type TyrantSettings } from '../isolation/tyrant.js';
+import { mayAccess, mayAppend, X } from '../isolation/user-access.js';
 import type { VassalSpec } from '../monitors/types.js';
+import type { WorkerDriver } from './driver.js';
 import type { WorkerSpec } from './worker.js';
 
 export interface VassalPlan {
@@ -16,6 +24,15 @@ export interface VassalPlan {
   config: VassalConfig;
   /** What every worker of the vassal runs (the same for each). */
   worker: WorkerSpec;
+  /** Its cgroup, when the config names one: created before the workers start, removed after they stop. */
+  cgroup?: CgroupPlan;
+  /**
+   * Tyrant mode: who everything the vassal causes runs as (workers, cmd: actions, the opening of
+   * its logto file, its file: probes).
+   */
+  credentials?: Credentials;
+  /** How its workers run (src/uwsgi for uWSGI instances); absent: as plain processes. */
+  driver?: WorkerDriver;
 }
 
 export interface PlanContext {
@@ -24,6 +41,13 @@ export interface PlanContext {
   /** Where vassals without chdir run: the config's directory, or the emperor's cwd. */
   defaultCwd: string;
   isRoot: boolean;
+  /**
+   * Where vassals' cgroups go (src/isolation), plus a check that refuses a cgroup another vassal
+   * holds. Without it a `cgroup` key is refused.
+   */
+  cgroups?: CgroupSettings & { check?: (vassal: string, cgroup: CgroupPlan) => void };
+  /** Tyrant mode: every vassal runs as its config's owner. */
+  tyrant?: TyrantSettings;
 }
 
 /** Variables that belong to the emperor's own service manager, not to its vassals. */
@@ -32,9 +56,24 @@ const PRIVATE_ENV = ['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAME
 export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: PlanContext): Promise<VassalPlan> {
   const origin = spec.config.path ?? `${spec.source}:${spec.name}`;
   const lineOf = (key: string): number | undefined => config.entries.find((e) => e.key === key)?.line;
+  /** Errors from src/isolation name their key; here they get the file and line too. */
+  const locate = (err: unknown): unknown =>
+    err instanceof EmperorError && err.file === undefined && err.key !== undefined
+      ? new EmperorError(err.code, err.message, { file: origin, line: lineOf(err.key), key: err.key, cause: err.cause })
+      : err;
+
+  const tyrant: TyrantIdentity | undefined = ctx.tyrant ? await tyrantIdentity(spec, config, ctx.tyrant, { origin, lineOf }) : undefined;
+  const who = tyrant?.credentials;
+  const refuse = (key: string, what: string, reason: string): never => {
+    throw new EmperorError(ErrorCodes.PERMISSION, `${key}: ${describeCredentials(who!)} ${what} (${reason})`, { file: origin, line: lineOf(key), key });
+  };
 
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined && !PRIVATE_ENV.includes(k)) env[k] = v;
+  if (tyrant) {
+    Object.assign(env, tyrantBaseEnv(ctx.env, tyrant.user));
+  } else {
+    for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined && !PRIVATE_ENV.includes(k)) env[k] = v;
+  }
   Object.assign(env, config.env);
   env.EMPEROR_VASSAL = spec.name;
 
@@ -45,16 +84,26 @@ export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: Pl
   } catch (err) {
     throw new EmperorError(ErrorCodes.CONFIG_INVALID, `chdir: '${cwd}' is not a usable directory (${(err as Error).message})`, { file: origin, line: lineOf('chdir'), key: 'chdir', cause: err });
   }
+  if (who) {
+    const a = await mayAccess(cwd, who, X);
+    if (!a.ok) refuse('chdir', `cannot enter '${cwd}'${config.chdir ? '' : ", the config's directory (set chdir)"}`, a.reason);
+  }
 
   const program = config.command[0]!;
   const found = await findProgram(program, cwd, env.PATH ?? '');
   if (!found) {
     throw new EmperorError(ErrorCodes.CONFIG_INVALID, `command: '${program}' ${program.includes('/') ? 'does not exist or is not executable' : 'not found in PATH'}`, { file: origin, line: lineOf('command'), key: 'command' });
   }
+  if (who) {
+    const a = await mayAccess(found, who, X);
+    if (!a.ok) refuse('command', `cannot run '${found}'`, a.reason);
+  }
 
   // As root, a PID namespace per worker: nothing it forks, even after setsid, outlives it.
   const worker: WorkerSpec = { argv: [...config.command], cwd, env, pidns: ctx.isRoot };
-  if (config.uid !== undefined || config.gid !== undefined) {
+  if (who) {
+    Object.assign(worker, helperCredentials(who));
+  } else if (config.uid !== undefined || config.gid !== undefined) {
     if (!ctx.isRoot) {
       throw new EmperorError(ErrorCodes.CONFIG_INVALID, `uid/gid: switching user needs a root emperor`, { file: origin, line: lineOf(config.uid !== undefined ? 'uid' : 'gid'), key: config.uid !== undefined ? 'uid' : 'gid' });
     }
@@ -62,7 +111,40 @@ export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: Pl
     if (config.gid !== undefined) worker.gid = await resolveId(config.gid, '/etc/group', 'gid', origin, lineOf('gid'));
     else if (worker.uid !== undefined) worker.gid = await primaryGid(worker.uid);
   }
-  return { spec, config, worker };
+
+  let cgroup: CgroupPlan | undefined;
+  try {
+    if (config.cgroup !== undefined) {
+      if (!ctx.cgroups) throw new EmperorError(ErrorCodes.CONFIG_INVALID, 'cgroup: this emperor runs without cgroup support', { key: 'cgroup' });
+      cgroup = planCgroup(config.cgroup, config.cgroupOpts, ctx.cgroups);
+      ctx.cgroups.check?.(spec.name, cgroup);
+      await checkCgroupOpts(cgroup);
+      worker.cgroupProcs = cgroupProcsFiles(cgroup);
+    } else if (config.cgroupOpts.length > 0) {
+      throw new EmperorError(ErrorCodes.CONFIG_INVALID, 'cgroup-opt: needs a cgroup to write to (set cgroup = NAME)', { key: 'cgroup-opt' });
+    }
+    for (const key of ['alarm-memory', 'alarm-oom'] as const) {
+      if (cgroup === undefined && (key === 'alarm-memory' ? config.alarmMemory : config.alarmOom).length > 0) {
+        throw new EmperorError(ErrorCodes.CONFIG_INVALID, `${key}: watches the vassal's cgroup, and it has none (set cgroup = NAME)`, { key });
+      }
+    }
+    if (who) {
+      confineEventfd(config.alarmEventfd, cgroup?.path, { origin, lineOf: (value) => config.entries.find((e) => e.key === 'alarm-eventfd' && e.value === value)?.line });
+    }
+  } catch (err) {
+    throw locate(err);
+  }
+
+  if (who && config.logto !== undefined) {
+    const target = resolve(cwd, config.logto);
+    const a = await mayAppend(target, who);
+    if (!a.ok) refuse('logto', `may not append to '${target}'`, a.reason);
+  }
+
+  const plan: VassalPlan = { spec, config, worker };
+  if (cgroup) plan.cgroup = cgroup;
+  if (who) plan.credentials = who;
+  return plan;
 }
 
 async function findProgram(program: string, cwd: string, path: string): Promise<string | undefined> {

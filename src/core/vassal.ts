@@ -6,11 +6,11 @@
 import type { Logger } from '../log/logger.js';
 import { FileOutput, type OutputSink } from '../log/output.js';
 import { describeExit, EXILE_CODE, formatDuration, type ExitResult } from './exit.js';
+import { processDriver, type DriverRun, type RunStatus, type WorkerDriver } from './driver.js';
 import type { VassalPlan } from './plan.js';
-import { describeProbe, waitReady } from './ready.js';
 import { Ring } from './ring.js';
 import { Backoff, type BackoffSettings } from './throttle.js';
-import { Worker } from './worker.js';
+import type { Worker } from './worker.js';
 
 export type VassalState = 'starting' | 'running' | 'reloading' | 'backoff' | 'stopping' | 'stopped' | 'exiled';
 
@@ -46,10 +46,31 @@ export interface VassalDeps {
 }
 
 interface Slot {
+  /** 1-based, stable across restarts: EMPEROR_WORKER_ID tells a worker which member it is. */
+  id: number;
   worker: Worker | undefined;
+  /** The worker under its driver (set with `worker`). */
+  run?: DriverRun;
   ready: boolean;
   exiled: boolean;
   restartTimer: NodeJS.Timeout | undefined;
+  /** When restartTimer fires (epoch ms), for stats. */
+  restartAt?: number;
+  /** An extra instance a worker asked for (driver variant, e.g. `zerg`): not counted in the state. */
+  variant?: string;
+  /** Stopping at its own request (idle): not respawned when it exits. */
+  retiring?: boolean;
+}
+
+/** One worker slot as stats show it: its live worker, or when it restarts after a crash. */
+export interface WorkerInfo {
+  slot: number;
+  pid: number | undefined;
+  startedAt: number | undefined;
+  ready: boolean;
+  exiled: boolean;
+  /** Epoch ms at which a slot in backoff respawns. */
+  restartAt: number | undefined;
 }
 
 export interface RecentLine {
@@ -104,6 +125,47 @@ export class Vassal {
     return this.currentState === 'running';
   }
 
+  /** Every worker slot, for stats, status and health checks. */
+  workers(): WorkerInfo[] {
+    return this.slots.map((s) => {
+      const alive = s.worker?.alive === true;
+      return {
+        slot: s.id,
+        pid: alive ? s.worker!.pid : undefined,
+        startedAt: alive ? s.worker!.startedAt : undefined,
+        ready: s.ready,
+        exiled: s.exiled,
+        restartAt: s.restartTimer ? s.restartAt : undefined,
+      };
+    });
+  }
+
+  /** Every main worker is accepting requests (uWSGI: byte 5; other programs: ready). */
+  get accepting(): boolean {
+    return this.mainRuns().every((st) => st.accepting);
+  }
+
+  /** Every main worker proved itself (uWSGI: served a request, byte 17; other programs: ready). */
+  get loyal(): boolean {
+    return this.mainRuns().every((st) => st.loyal);
+  }
+
+  /** Epoch ms of the latest heartbeat of any worker, for workers that send them (uWSGI byte 26). */
+  get lastHeartbeat(): number | undefined {
+    const beats = this.slots.flatMap((s) => (s.run?.status.lastHeartbeat === undefined ? [] : [s.run.status.lastHeartbeat]));
+    return beats.length === 0 ? undefined : Math.max(...beats);
+  }
+
+  /** Extra instances running at a worker's request (uWSGI broodlord zergs). */
+  get extras(): number {
+    return this.slots.filter((s) => s.variant !== undefined && s.worker?.alive).length;
+  }
+
+  /** Crashes in a row since the backoff was last reset (0 when healthy). */
+  get crashLevel(): number {
+    return this.backoff.level;
+  }
+
   alarmStats(): unknown {
     return this.alarms?.stats();
   }
@@ -119,7 +181,7 @@ export class Vassal {
     await this.attach(this.plan);
     this.startBegan = Date.now();
     this.readyAt = undefined;
-    this.slots = Array.from({ length: this.plan.config.processes }, () => newSlot());
+    this.slots = Array.from({ length: this.plan.config.processes }, (_, i) => newSlot(i + 1));
     for (const slot of this.slots) this.spawn(slot);
     this.update();
   }
@@ -131,12 +193,18 @@ export class Vassal {
     this.lastModAt = Date.now();
     this.configError = undefined;
     this.backoff.reset();
-    const mode = plan.config.reload;
-    this.deps.log.info(`reloading (${mode.mode === 'signal' ? `signal ${mode.signal}` : mode.mode})`, { event: 'reload', mode: mode.mode });
+    const from = driverOf(this.plan);
+    const sameKind = from.kind === driverOf(plan).kind;
+    // Workers of another kind are replaced, whatever the new config's reload mode says.
+    const mode = sameKind ? plan.config.reload : ({ mode: 'restart' } as const);
+    const inPlace = sameKind && from.reloadsInPlace(this.plan, plan) && this.slots.length > 0 && this.slots.every((s) => s.worker?.alive && s.run?.reload && !s.retiring);
+    const how = inPlace ? 'in place' : mode.mode === 'signal' ? `signal ${mode.signal}` : mode.mode;
+    this.deps.log.info(`reloading (${how})`, { event: 'reload', mode: inPlace ? 'in-place' : mode.mode });
     this.reloading = true;
     this.update();
     try {
-      if (mode.mode === 'signal') await this.reloadBySignal(plan, mode.signal);
+      if (inPlace) await this.reloadInPlace(plan);
+      else if (mode.mode === 'signal') await this.reloadBySignal(plan, mode.signal);
       else if (mode.mode === 'rolling') await this.reloadRolling(plan);
       else await this.reloadRestart(plan);
     } finally {
@@ -187,17 +255,33 @@ export class Vassal {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = undefined;
     }
-    await this.stopWorkers(this.slots, this.plan);
+    await this.stopWorkers(this.slots);
     await this.detach();
     this.currentState = 'stopped';
     this.deps.onChange?.(this);
+  }
+
+  /** Each worker applies the new plan itself (uWSGI: a graceful reload): same processes, no gap. */
+  private async reloadInPlace(plan: VassalPlan): Promise<void> {
+    await this.detach();
+    this.plan = plan;
+    await this.attach(plan);
+    const began = Date.now();
+    const runs = this.slots.flatMap((s) => (s.run ? [s.run] : []));
+    const done = await Promise.all(runs.map((r) => r.reload!(plan)));
+    const late = runs.filter((_, i) => !done[i]).map((r) => r.worker.pid);
+    if (late.length > 0) {
+      this.deps.log.warn(`reloaded in place, but worker${late.length === 1 ? '' : 's'} ${late.join(', ')} not ready after ${plan.config.readyTimeout} s; still waiting for ${late.length === 1 ? 'it' : 'them'}`, { event: 'reload-slow', pids: late });
+    } else {
+      this.deps.log.info(`reloaded in place in ${formatDuration(Date.now() - began)}`, { event: 'reloaded', pids: this.pids });
+    }
   }
 
   private async reloadRestart(plan: VassalPlan): Promise<void> {
     const old = this.slots;
     for (const s of old) if (s.restartTimer) clearTimeout(s.restartTimer);
     this.slots = [];
-    await this.stopWorkers(old, this.plan);
+    await this.stopWorkers(old);
     if (this.stopping) return;
     await this.detach();
     this.plan = plan;
@@ -206,7 +290,6 @@ export class Vassal {
 
   /** New workers one by one, each ready before an old one stops: the service never goes dark. */
   private async reloadRolling(plan: VassalPlan): Promise<void> {
-    const oldPlan = this.plan;
     await this.detach();
     this.plan = plan;
     await this.attach(plan);
@@ -215,19 +298,19 @@ export class Vassal {
       if (this.stopping) return;
       const old = this.slots[i];
       if (i >= count) {
-        if (old) await this.stopWorkers([old], oldPlan);
+        if (old) await this.stopWorkers([old]);
         continue;
       }
-      const fresh = newSlot();
+      const fresh = newSlot(i + 1);
       const readyOk = this.spawn(fresh);
       if (old?.restartTimer) clearTimeout(old.restartTimer);
       if (!(await readyOk)) {
         this.deps.log.error(`rolling reload: new worker ${i + 1}/${count} did not become ready; keeping the remaining old workers`, { event: 'reload-failed' });
-        await this.stopWorkers([fresh], plan);
+        await this.stopWorkers([fresh]);
         return;
       }
       this.slots[i] = fresh;
-      if (old) await this.stopWorkers([old], oldPlan);
+      if (old) await this.stopWorkers([old]);
     }
     this.slots = this.slots.slice(0, count);
   }
@@ -237,46 +320,82 @@ export class Vassal {
     this.signalWorkers(sig);
     const count = plan.config.processes;
     while (this.slots.length < count) {
-      const s = newSlot();
+      const s = newSlot(this.slots.length + 1);
       this.slots.push(s);
       this.spawn(s);
     }
     if (this.slots.length > count) {
       const surplus = this.slots.splice(count);
-      await this.stopWorkers(surplus, plan);
+      await this.stopWorkers(surplus);
     }
   }
 
-  /** Spawns a worker into a slot; resolves true once it is ready, false if it never is. */
+  /** Spawns a worker into a slot through the plan's driver; resolves true once it is ready, false if it never is. */
   private spawn(slot: Slot): Promise<boolean> {
     slot.restartTimer = undefined;
     slot.ready = false;
+    slot.retiring = false;
     const plan = this.plan;
-    const worker = Worker.spawn(plan.worker, (line, w) => this.onLine(line, w.pid));
+    let run: DriverRun | undefined;
+    const current = (): boolean => run !== undefined && slot.run === run;
+    run = driverOf(plan).spawn({
+      plan,
+      spec: { ...plan.worker, env: { ...plan.worker.env, EMPEROR_WORKER_ID: String(slot.id) } },
+      ...(slot.variant === undefined ? {} : { variant: slot.variant }),
+      onLine: (line, w) => this.onLine(line, w.pid),
+      log: this.deps.log,
+      signal: this.abort.signal,
+      onKill: () => this.deps.onKill?.(plan),
+      changed: () => {
+        if (!current()) return;
+        slot.ready = run!.status.ready;
+        this.update();
+      },
+      loyal: () => {
+        if (current()) this.backoff.reset();
+      },
+      idle: () => {
+        if (current()) this.retire(slot);
+      },
+      reinforce: (variant) => this.addExtra(variant),
+    });
+    const worker = run.worker;
+    slot.run = run;
     slot.worker = worker;
     this.backoff.started();
-    this.deps.log.debug(`worker ${worker.pid} spawned`, { event: 'spawn', pid: worker.pid });
+    this.deps.log.debug(`worker ${worker.pid} spawned`, { event: 'spawn', pid: worker.pid, ...(slot.variant === undefined ? {} : { variant: slot.variant }) });
     void worker.exited.then((r) => this.onWorkerExit(slot, worker, r));
-    const probe = plan.config.ready;
-    return waitReady(probe, {
-      signal: this.abort.signal,
-      timeoutMs: plan.config.readyTimeout * 1000,
-      stillAlive: () => worker.alive && slot.worker === worker,
-    }).then(
-      () => {
-        if (slot.worker !== worker || !worker.alive) return false;
-        slot.ready = true;
-        this.update();
-        return true;
-      },
-      (err: Error) => {
-        if (slot.worker === worker && worker.alive && !this.stopping) {
-          this.deps.log.warn(`worker ${worker.pid} not ready: ${err.message}; killing it`, { event: 'not-ready', pid: worker.pid, probe: describeProbe(probe) });
-          void worker.stop(plan.config.stopSignal, plan.config.stopTimeout * 1000, () => this.deps.onKill?.(plan));
-        }
-        return false;
-      },
-    );
+    return run.ready.then((ok) => {
+      if (!ok || slot.worker !== worker || !worker.alive) return false;
+      slot.ready = true;
+      this.update();
+      return true;
+    });
+  }
+
+  /** The worker asked to stop (idle): it is stopped and not respawned. */
+  private retire(slot: Slot): void {
+    if (this.stopping || slot.retiring || !slot.worker?.alive) return;
+    slot.retiring = true;
+    this.deps.log.info(`worker ${slot.worker.pid} asks to stop (idle): stopping it, not respawning`, { event: 'idle-stop', pid: slot.worker.pid });
+    void slot.run?.stop();
+  }
+
+  /** An extra instance a worker asked for (uWSGI broodlord: a zerg): stopped with the vassal. */
+  private addExtra(variant: string): void {
+    if (this.stopping || this.reloading) return;
+    const slot = newSlot(Math.max(0, ...this.slots.map((s) => s.id)) + 1);
+    slot.variant = variant;
+    this.slots.push(slot);
+    this.deps.log.info(`starting an extra ${variant} instance at a worker's request`, { event: 'extra', variant });
+    this.spawn(slot);
+    this.update();
+  }
+
+  /** The driver status of every main (non-extra) live worker. */
+  private mainRuns(): RunStatus[] {
+    const main = this.slots.filter((s) => s.variant === undefined && !s.exiled);
+    return main.length === 0 ? [] : main.map((s) => s.run?.status ?? { ready: false, accepting: false, loyal: false });
   }
 
   private onWorkerExit(slot: Slot, worker: Worker, r: ExitResult): void {
@@ -290,9 +409,12 @@ export class Vassal {
     slot.worker = undefined;
     slot.ready = false;
     if (this.stopping) return;
-    if (r.code === EXILE_CODE) {
+    if (r.code === EXILE_CODE || slot.retiring) {
       slot.exiled = true;
-      this.deps.log.info(`worker ${r.pid} exited with code ${EXILE_CODE}: not respawning`, { event: 'exiled', pid: r.pid });
+      if (slot.retiring) this.deps.log.info(`worker ${r.pid} stopped at its own request: not respawning`, { event: 'retired', pid: r.pid });
+      else this.deps.log.info(`worker ${r.pid} exited with code ${EXILE_CODE}: not respawning`, { event: 'exiled', pid: r.pid });
+      // An extra instance that is done leaves no trace; a main worker stays, exiled, until a reload.
+      if (slot.variant !== undefined) this.slots = this.slots.filter((s) => s !== slot);
       this.update();
       return;
     }
@@ -304,6 +426,7 @@ export class Vassal {
       this.spawn(slot);
     } else {
       this.alarms?.onBackoff(`vassal ${this.name} is crash-looping: worker ${describeExit(r)}, next start in ${formatDuration(delay)}`);
+      slot.restartAt = Date.now() + delay;
       slot.restartTimer = setTimeout(() => {
         if (!this.stopping) this.spawn(slot);
         this.update();
@@ -320,16 +443,13 @@ export class Vassal {
     this.alarms?.onLine(line, pid);
   }
 
-  private async stopWorkers(slots: readonly Slot[], plan: VassalPlan): Promise<void> {
-    const { stopSignal, stopTimeout } = plan.config;
+  /** Stops each slot's worker the way its driver does (the process driver: stop-signal, then SIGKILL). */
+  private async stopWorkers(slots: readonly Slot[]): Promise<void> {
     await Promise.all(
       slots.map(async (s) => {
         if (s.restartTimer) clearTimeout(s.restartTimer);
         s.restartTimer = undefined;
-        const w = s.worker;
-        if (!w) return;
-        const r = await w.stop(stopSignal, stopTimeout * 1000, () => this.deps.onKill?.(plan));
-        if (r.forced) this.deps.log.warn(`worker ${r.pid} ignored ${stopSignal} for ${stopTimeout} s: killed`, { event: 'forced-kill', pid: r.pid });
+        if (s.worker?.alive) await s.run?.stop();
       }),
     );
   }
@@ -362,7 +482,7 @@ export class Vassal {
   private update(): void {
     const prev = this.currentState;
     let next: VassalState;
-    const live = this.slots.filter((s) => !s.exiled);
+    const live = this.slots.filter((s) => !s.exiled && s.variant === undefined);
     if (this.stopping) next = 'stopping';
     else if (this.reloading) next = 'reloading';
     else if (this.slots.length > 0 && live.length === 0) next = 'exiled';
@@ -383,6 +503,10 @@ export class Vassal {
   }
 }
 
-function newSlot(): Slot {
-  return { worker: undefined, ready: false, exiled: false, restartTimer: undefined };
+function driverOf(plan: VassalPlan): WorkerDriver {
+  return plan.driver ?? processDriver;
+}
+
+function newSlot(id: number): Slot {
+  return { id, worker: undefined, ready: false, exiled: false, restartTimer: undefined };
 }

@@ -4,6 +4,7 @@
  * its end as an ExitResult.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../native/exec-helper.js';
 import { LineSplitter } from './line-splitter.js';
 import { type ExitResult } from './exit.js';
@@ -21,8 +22,13 @@ export interface WorkerSpec {
   cgroupProcs?: readonly string[];
   /** A PID namespace of its own (root only): nothing it forks outlives it. */
   pidns?: boolean;
-  /** Extra descriptors passed as fd 3, 4, … (on-demand sockets, the uWSGI emperor pipe). */
+  /** Extra descriptors passed as fd 3, 4, … (on-demand sockets). */
   extraFds?: readonly number[];
+  /**
+   * Socketpairs to talk with the worker (the uWSGI emperor protocol), after extraFds: channel i
+   * is fd 3 + extraFds.length + i in the worker and `Worker.channels[i]` here.
+   */
+  channels?: number;
   /** Bytes per line before it is cut. */
   maxLine?: number;
 }
@@ -33,16 +39,21 @@ export class Worker {
   readonly pid: number;
   readonly startedAt = Date.now();
   readonly exited: Promise<ExitResult>;
+  /** The emperor's ends of the spec's channels (see WorkerSpec.channels). */
+  readonly channels: readonly Duplex[];
   private readonly child: ChildProcess;
   private stopRequested = false;
   private killed = false;
   private done = false;
   private killTimer: NodeJS.Timeout | undefined;
 
-  private constructor(child: ChildProcess, exited: Promise<ExitResult>) {
+  private constructor(child: ChildProcess, exited: Promise<ExitResult>, channels: readonly Duplex[] = []) {
     this.child = child;
     this.pid = child.pid ?? -1;
     this.exited = exited;
+    this.channels = channels;
+    // A worker that dies mid-write is seen through `exited`, not as an error on its channel.
+    for (const c of channels) c.on('error', () => {});
   }
 
   /**
@@ -64,7 +75,10 @@ export class Worker {
     };
     const file = helper ?? program;
     const argv = helper ? execHelperArgs(helperOpts, program, args) : args;
-    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', helper ? 'ignore' : 'pipe', ...(spec.extraFds ?? [])];
+    const extraFds = spec.extraFds ?? [];
+    // Node makes every 'pipe' past stdio 2 a socketpair: the worker gets its end as that fd.
+    const channelPipes = Array.from({ length: spec.channels ?? 0 }, () => 'pipe' as const);
+    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', helper ? 'ignore' : 'pipe', ...extraFds, ...channelPipes];
     const startedAt = Date.now();
     let child: ChildProcess;
     try {
@@ -127,7 +141,9 @@ export class Worker {
         finish();
       });
     });
-    worker = new Worker(child, exited);
+    // A spawn that failed outright has no stdio: its run ends through `exited` alone.
+    const channels = channelPipes.flatMap((_, i) => (child.stdio[3 + extraFds.length + i] as Duplex | null) ?? []);
+    worker = new Worker(child, exited, channels);
     return worker;
   }
 
@@ -152,13 +168,15 @@ export class Worker {
   }
 
   /**
-   * Asks the worker to stop: `sig` to its process group, SIGKILL after `timeoutMs`. `onKill` runs
-   * with the SIGKILL (the vassal kills its cgroup there, for processes that left the group).
+   * Asks the worker to stop: `request` is a signal for its process group, or a function that asks
+   * it another way (a protocol message); SIGKILL after `timeoutMs`. `onKill` runs with the SIGKILL
+   * (the vassal kills its cgroup there, for processes that left the group).
    */
-  stop(sig: NodeJS.Signals, timeoutMs: number, onKill?: () => void): Promise<ExitResult> {
+  stop(request: NodeJS.Signals | (() => void), timeoutMs: number, onKill?: () => void): Promise<ExitResult> {
     if (!this.done && !this.stopRequested) {
       this.stopRequested = true;
-      this.signal(sig);
+      if (typeof request === 'function') request();
+      else this.signal(request);
       this.killTimer = setTimeout(() => {
         this.killed = true;
         this.signal('SIGKILL');
@@ -178,6 +196,7 @@ export class Worker {
   private onExit(): void {
     this.done = true;
     if (this.killTimer) clearTimeout(this.killTimer);
+    for (const c of this.channels) c.destroy();
   }
 
   /** Processes the worker left behind in its group die with it: no orphans. */

@@ -156,7 +156,7 @@ async function readAll(fh: FileHandle, size: number, maxBytes: number): Promise<
 function tooLarge(path: string, size: bigint | number, maxBytes: number, sig: string): FileFault {
   return fault(
     path,
-    `vassal config is too large: ${size} bytes, the limit is ${maxBytes} bytes`,
+    `vassal config is too large: ${size} bytes, the limit is ${maxBytes} bytes (--max-config-size)`,
     `E2BIG|${sig}`,
     sig,
   );

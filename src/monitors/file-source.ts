@@ -14,10 +14,9 @@ import { watch, type FSWatcher } from 'chokidar';
 import { EmperorError, ErrorCodes, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { EventQueue } from './event-queue.js';
-import { formatOfName, isConfigFileName, nameRules, nameTooLong, MAX_NAME_BYTES, type NameRules } from './file-names.js';
+import { formatOf, isConfigFileName, nameTooLong, MAX_NAME_BYTES } from './file-names.js';
 import { probeFile, readSettled, type FileRead, type ReadOptions } from './file-read.js';
 import { createLimit } from './limit.js';
-import { sniffFormat } from './sniff-format.js';
 import type { Monitor, MonitorContext, MonitorEvent, VassalSpec } from './types.js';
 
 /** What tells a dir monitor from a glob monitor; everything else is shared. */
@@ -96,7 +95,11 @@ async function* run(id: string, layout: FileLayout, ctx: MonitorContext, opts: F
     session.start();
     for (;;) {
       const r = await session.queue.next();
-      if (r.done || signal.aborted) return;
+      if (signal.aborted) return;
+      if (r.done) {
+        if (session.fatal) throw session.fatal;
+        return;
+      }
       yield r.value;
     }
   } finally {
@@ -109,7 +112,6 @@ class FileSession {
   readonly queue = new EventQueue<MonitorEvent>();
   private readonly ac = new AbortController();
   private readonly log: Logger;
-  private readonly rules: NameRules;
   private readonly readOpts: ReadOptions;
   private readonly announced = new Map<string, Announced>();
   private readonly errors = new Map<string, ErrorState>();
@@ -133,7 +135,6 @@ class FileSession {
     // Every file that is settling waits on this signal at once.
     setMaxListeners(0, this.ac.signal);
     this.log = ctx.log.child({ monitor: id });
-    this.rules = nameRules(ctx.extraExtensions);
     this.readOpts = {
       settleMs: ctx.settleMs,
       removeGraceMs: Math.max(ctx.settleMs, MIN_REMOVE_GRACE_MS),
@@ -147,9 +148,12 @@ class FileSession {
     return this.ac.signal;
   }
 
+  /** A fault of the monitor itself (not of its source): the iterator throws it, so the emperor restarts the monitor. */
+  fatal: Error | undefined;
+
   start(): void {
     this.loop().catch((err: unknown) => {
-      if (!this.signal.aborted) this.emitError(ROOT_KEY, new EmperorError(ErrorCodes.MONITOR, `monitor ${this.id} stopped: ${describeError(err)}`, { cause: err }), 'fatal');
+      if (!this.signal.aborted) this.fatal = new EmperorError(ErrorCodes.MONITOR, `monitor ${this.id} failed: ${describeError(err)}`, { cause: err });
       this.queue.close();
     });
   }
@@ -166,11 +170,16 @@ class FileSession {
   }
 
   private async loop(): Promise<void> {
-    if (this.opts.watch !== false) this.startWatcher();
-    // Watcher and first scan run side by side; the snapshot waits for both so that every later
-    // change is seen live.
-    const [ok] = await Promise.all([this.rescan(), this.watcherReady]);
+    // The first snapshot comes before the watcher is set up: thousands of inotify watches cost as
+    // much as reading the files, and the snapshot should not wait for them. A change made in
+    // between is caught by one more scan once the watcher is ready.
+    const ok = await this.rescan();
     if (ok) this.emitSnapshot();
+    if (this.opts.watch !== false && !this.signal.aborted) {
+      this.startWatcher();
+      await this.watcherReady;
+      if (ok && (await this.rescan())) this.emitSnapshot();
+    }
     for (;;) {
       try {
         await sleep(this.ctx.freq * 1000, undefined, { signal: this.signal });
@@ -249,7 +258,7 @@ class FileSession {
 
   /** 'yes', 'no', or 'too-long' for a config name longer than a vassal name may be. */
   private wanted(path: string): 'yes' | 'no' | 'too-long' {
-    if (!this.layout.covers(path) || !isConfigFileName(basename(path), this.rules)) return 'no';
+    if (!this.layout.covers(path) || !isConfigFileName(basename(path), this.ctx.extraExtensions)) return 'no';
     return nameTooLong(this.layout.nameOf(path)) ? 'too-long' : 'yes';
   }
 
@@ -386,12 +395,11 @@ class FileSession {
 
   private specOf(path: string, f: FileRead): VassalSpec {
     const text = f.bytes.toString('utf8');
-    const format = formatOfName(path, this.rules) ?? sniffFormat(text);
-    // Touch reloads (as uWSGI); the hash catches edits within one timestamp tick. In tyrant mode the
-    // owner is part of what the vassal is, so a chown is a change too.
+    const format = formatOf(basename(path), this.ctx.extraExtensions, text);
+    // Touch reloads (as uWSGI); the hash catches edits within one timestamp tick. An owner change
+    // is an upsert with the same revision and new uid/gid: the emperor decides what it means.
     let revision = `${f.mtimeNs}-${f.hash.slice(0, 16)}`;
     if (f.linkMtimeNs !== undefined) revision += `-l${f.linkMtimeNs}`;
-    if (this.ctx.tyrant) revision += `-o${f.uid}:${f.gid}`;
     return {
       name: this.layout.nameOf(path),
       source: this.id,
@@ -414,10 +422,10 @@ class FileSession {
     if (this.signal.aborted) return;
     this.rootLost = true;
     const code = cause instanceof EmperorError ? 'ENOTDIR' : typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : 'ENOENT';
-    const why = cause === undefined ? 'it is gone' : describeError(cause);
+    const why = cause === undefined ? `the ${this.layout.kind} is gone` : `the ${this.layout.kind} cannot be scanned: ${describeError(cause)}`;
     this.emitError(
       ROOT_KEY,
-      new EmperorError(ErrorCodes.MONITOR, `cannot scan ${this.layout.kind} ${this.layout.root}: ${why}; the vassals it announced keep running, retrying every ${this.ctx.freq} s`, { file: this.layout.root, cause }),
+      new EmperorError(ErrorCodes.MONITOR, `${why}; the vassals it announced keep running, retrying every ${this.ctx.freq} s`, { file: this.layout.root, cause }),
       `root|${code}`,
     );
   }

@@ -14,7 +14,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isConfigName } from '../config/format.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
+import { MAX_NAME_BYTES } from './file-names.js';
 import type { ConfigFormat, MonitorEvent, VassalSpec } from './types.js';
 
 /** One restored vassal: its last announced spec and when it was saved. */
@@ -34,15 +36,6 @@ const RECORD_SUFFIX = '.json';
 const TEMP_SUFFIX = '.tmp';
 const ID_FILE = 'monitor-id';
 const FORMATS: readonly ConfigFormat[] = ['ini', 'yaml', 'json', 'xml'];
-const MAX_NAME_BYTES = 254;
-
-const BUILTIN_EXTENSIONS: Readonly<Record<string, ConfigFormat>> = {
-  '.ini': 'ini',
-  '.yml': 'yaml',
-  '.yaml': 'yaml',
-  '.json': 'json',
-  '.xml': 'xml',
-};
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -64,18 +57,14 @@ export function assertSafeVassalName(name: string): void {
 }
 
 /**
- * Checks a vassal name that arrived in a message (routing key, zmq part, URL segment, file name)
- * and returns the config format its extension selects. Extra extensions (`--extra-extension`)
- * are read as ini.
+ * Checks a vassal name that arrived in a message (routing key, zmq part, URL segment, file name):
+ * safe as a bare file name, and ending in a config extension (built-in or `--extra-extension`).
+ * The format itself is the loader's rule: see formatOf in file-names.ts.
  */
-export function messageVassalFormat(name: string, extraExtensions: readonly string[]): ConfigFormat {
+export function checkMessageVassalName(name: string, extraExtensions: readonly string[]): void {
   assertSafeVassalName(name);
-  const dot = name.lastIndexOf('.');
-  const ext = dot > 0 ? name.slice(dot).toLowerCase() : '';
-  const builtin = BUILTIN_EXTENSIONS[ext];
-  if (builtin !== undefined) return builtin;
-  if (ext !== '' && extraExtensions.some((e) => e.toLowerCase() === ext)) return 'ini';
-  const accepted = [...Object.keys(BUILTIN_EXTENSIONS), ...extraExtensions].join(' ');
+  if (isConfigName(name, extraExtensions)) return;
+  const accepted = ['.ini', '.yml', '.yaml', '.json', '.js', '.xml', ...extraExtensions].join(' ');
   throw new EmperorError(ErrorCodes.MONITOR_INPUT, `vassal name ${JSON.stringify(name)} has no valid config extension: expected one of ${accepted}`, { file: name });
 }
 

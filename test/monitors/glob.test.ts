@@ -102,6 +102,7 @@ test('a pattern across subdirectories: vassals named by full path, new subdirect
       assert.equal(specIn(snap, a)?.source, id);
 
       // A whole new app directory, made after start (the rescan is 30 s away: this is the watcher).
+      await rec.watching();
       let m = rec.mark;
       const d = join(dir, 'd', 'conf', 'app.ini');
       await put(d);
@@ -133,6 +134,7 @@ test("uWSGI's /opt/apps/app*/app*.* example", async () => {
     const rec = new Recorder(createGlobMonitor(`${dir}/app*/app*.*`, testContext()));
     try {
       assert.deepEqual(names(await rec.snapshot()), [join(dir, 'app1', 'app1.ini'), join(dir, 'app2', 'app2.yaml')]);
+      await rec.watching();
       const m = rec.mark;
       const p = join(dir, 'app3', 'app3.json');
       await put(p, '{"vassal":{"command":"x"}}');
@@ -150,6 +152,7 @@ test('a ** pattern matches at any depth, live', async () => {
     const rec = new Recorder(createGlobMonitor(`glob://${dir}/**/*.ini`, testContext()));
     try {
       assert.deepEqual(names(await rec.snapshot()), [join(dir, 'top.ini'), join(dir, 'x', 'y', 'z', 'deep.ini')].sort());
+      await rec.watching();
       const m = rec.mark;
       const p = join(dir, 'n1', 'n2', 'n3', 'n4', 'new.ini');
       await put(p);

@@ -55,6 +55,15 @@ export class Recorder {
     return this.next(isSnapshot, what, from);
   }
 
+  /**
+   * Resolves once the watcher is up: the monitor scans once more when it is, and that scan's
+   * snapshot is the second one. Tests that prove an event came from the watcher (not a rescan)
+   * start acting after this.
+   */
+  async watching(): Promise<void> {
+    await waitFor(() => this.events.filter(isSnapshot).length >= 2, { what: 'the snapshot that follows the watcher set-up' });
+  }
+
   upsert(name: string, from = 0, extra: (s: VassalSpec) => boolean = () => true): Promise<Upsert> {
     return this.next((e): e is Upsert => e.type === 'upsert' && e.spec.name === name && extra(e.spec), `upsert of ${name}`, from);
   }

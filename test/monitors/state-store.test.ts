@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isEmperorError } from '../../src/errors.js';
-import { messageVassalFormat, StateStore } from '../../src/monitors/state-store.js';
+import { checkMessageVassalName, StateStore } from '../../src/monitors/state-store.js';
 import type { VassalSpec } from '../../src/monitors/types.js';
 import { tempDir, waitFor } from '../helpers/wait.js';
 
@@ -127,17 +127,13 @@ test('apply never rejects: a failed write comes back as an error naming the vass
   assert.equal(await store.apply({ type: 'error', error: new Error('x') }), undefined);
 });
 
-test('messageVassalFormat maps extensions and refuses bad names', () => {
-  assert.equal(messageVassalFormat('a.ini', []), 'ini');
-  assert.equal(messageVassalFormat('a.yml', []), 'yaml');
-  assert.equal(messageVassalFormat('a.YAML', []), 'yaml');
-  assert.equal(messageVassalFormat('a.json', []), 'json');
-  assert.equal(messageVassalFormat('a.xml', []), 'xml');
-  assert.equal(messageVassalFormat('a.conf', ['.conf']), 'ini');
-  for (const bad of ['a.txt', 'a', 'a/b.ini', '../a.ini', 'a..ini', '.ini', 'x'.repeat(300) + '.ini']) {
-    assert.throws(() => messageVassalFormat(bad, []), (err) => isEmperorError(err, 'EMP_ERR_MONITOR_INPUT'), bad);
+test('checkMessageVassalName accepts config names and refuses the rest', () => {
+  for (const good of ['a.ini', 'a.yml', 'a.yaml', 'a.json', 'a.js', 'a.xml', 'my app.ini']) assert.doesNotThrow(() => checkMessageVassalName(good, []), good);
+  assert.doesNotThrow(() => checkMessageVassalName('a.conf', ['.conf']));
+  for (const bad of ['a.txt', 'a', 'a/b.ini', '../a.ini', 'a..ini', '.ini', 'x'.repeat(300) + '.ini', 'a\u0000.ini']) {
+    assert.throws(() => checkMessageVassalName(bad, []), (err) => isEmperorError(err, 'EMP_ERR_MONITOR_INPUT'), bad);
   }
-  assert.throws(() => messageVassalFormat('a.txt', ['.conf']), /expected one of .*\.conf/);
+  assert.throws(() => checkMessageVassalName('a.txt', ['.conf']), /expected one of .*\.conf/);
 });
 
 test('a writer killed with SIGKILL mid-write never leaves a torn record', async (t) => {

@@ -33,7 +33,7 @@ test('conninfo: malformed text is refused with the reason', () => {
     ['pg://host=h keepalives=1', /unsupported connection keyword "keepalives"/],
     ['pg://port=99999', /port must be 1 to 65535/],
     ['pg://statement_timeout=soon', /statement_timeout must be milliseconds/],
-    ['mongodb://x', /expected pg:\/\//],
+    ['mongodb://x', /expected pg:\/\/CONNECTION\[;QUERY\] or postgres:\/\/URL/],
   ] as const) {
     assert.throws(() => parsePgArgument(arg, 'n'), (err: unknown) => isEmperorError(err, 'EMP_ERR_USAGE') && re.test(err.message), arg);
   }
@@ -69,6 +69,15 @@ test('URL form: monitor parameters are stripped before connecting', async () => 
   assert.equal(t.query, 'SELECT a,b,c FROM t');
   const cfg = await t.clientConfig();
   assert.equal(cfg.connectionString, 'postgresql://me@db.example:5433/emperor?sslmode=disable');
+});
+
+test('a bare postgres:// URL is a pg:// argument', async () => {
+  const t = parsePgArgument('postgresql://me:pw@h/db?channel=c;SELECT a,b,c FROM t', 'n');
+  assert.equal(t.id, 'postgresql://me:***@h/db?channel=c;SELECT a,b,c FROM t');
+  assert.equal(t.query, 'SELECT a,b,c FROM t');
+  assert.equal(t.channel, 'c');
+  assert.equal((await t.clientConfig()).connectionString, 'postgresql://me:pw@h/db');
+  assert.equal(parsePgArgument('PG://host=h', 'n').id, 'PG://host=h');
 });
 
 test('the monitor id masks passwords, in both forms', () => {

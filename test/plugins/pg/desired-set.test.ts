@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DesiredSet, formatOfName, type SourceRow } from '../../../plugins/pg/desired-set.js';
+import { DesiredSet, type SourceRow } from '../../../plugins/pg/desired-set.js';
 
 const rules = { source: 'pg://test', tyrant: false, extraExtensions: [] as string[], maxConfigBytes: 1000, noun: 'row' };
 
@@ -8,16 +8,20 @@ function rows(...list: Array<Partial<SourceRow>>): SourceRow[] {
   return list.map((r, i) => ({ position: i + 1, name: null, config: null, ts: null, ...r }));
 }
 
-test('the extension chooses the format; extra extensions read as ini', () => {
-  assert.equal(formatOfName('a.ini', []), 'ini');
-  assert.equal(formatOfName('a.yml', []), 'yaml');
-  assert.equal(formatOfName('a.yaml', []), 'yaml');
-  assert.equal(formatOfName('a.json', []), 'json');
-  assert.equal(formatOfName('a.js', []), 'json');
-  assert.equal(formatOfName('a.xml', []), 'xml');
-  assert.equal(formatOfName('a.conf', []), undefined);
-  assert.equal(formatOfName('a.conf', ['.conf']), 'ini');
-  assert.equal(formatOfName('.ini', []), undefined);
+test('the extension chooses the format; under an extra extension the text decides', () => {
+  const set = new DesiredSet({ ...rules, extraExtensions: ['.conf'] });
+  const { specs, errors } = set.apply(rows(
+    { name: 'a.ini', config: 'x', ts: 1 }, { name: 'b.yml', config: 'x', ts: 1 }, { name: 'c.yaml', config: 'x', ts: 1 },
+    { name: 'd.json', config: 'x', ts: 1 }, { name: 'e.js', config: 'x', ts: 1 }, { name: 'f.xml', config: 'x', ts: 1 },
+    { name: 'g.conf', config: '<vassal/>', ts: 1 }, { name: 'h.conf', config: '[vassal]', ts: 1 },
+    { name: 'i.txt', config: 'x', ts: 1 }, { name: '.ini', config: 'x', ts: 1 },
+  ));
+  assert.deepEqual(specs.map((s) => [s.name, s.config.format]), [
+    ['a.ini', 'ini'], ['b.yml', 'yaml'], ['c.yaml', 'yaml'], ['d.json', 'json'], ['e.js', 'json'], ['f.xml', 'xml'],
+    ['g.conf', 'xml'], ['h.conf', 'ini'],
+  ]);
+  assert.deepEqual(errors.map((e) => e.name), ['i.txt', '.ini']);
+  assert.match(errors[0]?.error.message ?? '', /no config extension \(expected \.ini \.yml \.yaml \.json \.js \.xml \.conf\)/);
 });
 
 test('a spec carries name, source, config text+format, revision, uid/gid, socket, pushed', () => {

@@ -71,6 +71,14 @@ test('uid, gid and socket parts fill the spec; empty parts count as absent', asy
   assert.deepEqual([partial.uid, partial.gid, partial.socket], [undefined, 7, undefined]);
 });
 
+test('a name under an extra extension is accepted and its format read from the text', async (t) => {
+  const { c, arg } = await start(t, { extraExtensions: ['.conf'] });
+  await publishZmq(arg, ['touch', 'svc.conf', 'vassal:\n  command: x\n']);
+  assert.equal((await c.upsert('svc.conf')).config.format, 'yaml');
+  await publishZmq(arg, ['touch', 'old.js', '{"vassal":{}}']);
+  assert.equal((await c.upsert('old.js')).config.format, 'json');
+});
+
 test('touch without a config reads the file from the emperor\'s directory; a missing one is an error', async (t) => {
   const { dir, cleanup } = await tempDir('emperor-zmq-cwd-');
   t.after(cleanup);

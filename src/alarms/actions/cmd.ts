@@ -1,0 +1,112 @@
+/**
+ * `cmd:COMMAND`: runs COMMAND with /bin/sh -c, the alarm message on its stdin. It runs with the
+ * vassal's credentials, cwd and environment (in tyrant mode a vassal's alarm can do nothing its
+ * owner could not), in its own process group, and the whole group is killed when the run is
+ * aborted (timeout, vassal stop). Its output is logged, marked as alarm output so that no
+ * log-alarm rule can match it.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { EmperorError, ErrorCodes } from '../../errors.js';
+import type { AlarmActionFactory, AlarmActionHost } from '../../plugin.js';
+import { ALARM_LOG_PREFIX } from '../prefix.js';
+
+/** Bytes of the command's output kept for the log. */
+export const CMD_OUTPUT_LIMIT = 4096;
+
+/** What a command sees when it runs as another user and the vassal gave no environment. */
+const MINIMAL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function commandEnv(host: AlarmActionHost, alarm: string): NodeJS.ProcessEnv {
+  // The emperor's own environment may hold secrets; a command running as a vassal's user gets
+  // only the vassal's environment.
+  const base: Record<string, string | undefined> = host.env ?? (host.credentials ? { PATH: MINIMAL_PATH } : process.env);
+  return { ...base, EMPEROR_ALARM: alarm, EMPEROR_VASSAL: host.vassal };
+}
+
+/**
+ * With credentials the shell changes directory itself, after the uid switch: the child's chdir
+ * happens before it drops root, so a cwd its user may not enter would otherwise be entered.
+ */
+function shellArgs(command: string, host: AlarmActionHost): string[] {
+  if (host.credentials === undefined || host.cwd === undefined) return ['-c', command];
+  return ['-c', 'cd -- "$0" && exec /bin/sh -c "$1"', host.cwd, command];
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+export const cmdAction: AlarmActionFactory = (args, host) => {
+  const command = args.trim();
+  if (command.length === 0) {
+    throw new EmperorError(ErrorCodes.CONFIG_INVALID, 'cmd: expected a shell command after "cmd:", got nothing', { key: 'alarm' });
+  }
+  return {
+    run(firing, { signal }) {
+      return new Promise<void>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        let child: ChildProcessWithoutNullStreams;
+        try {
+          child = spawn('/bin/sh', shellArgs(command, host), {
+            cwd: host.credentials ? '/' : host.cwd,
+            env: commandEnv(host, firing.alarm),
+            detached: true,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(host.credentials ? { uid: host.credentials.uid, gid: host.credentials.gid } : {}),
+          });
+        } catch (err) {
+          reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        let dropped = 0;
+        const collect = (b: Buffer): void => {
+          if (kept >= CMD_OUTPUT_LIMIT) {
+            dropped += b.length;
+            return;
+          }
+          const part = b.subarray(0, CMD_OUTPUT_LIMIT - kept);
+          chunks.push(part);
+          kept += part.length;
+          dropped += b.length - part.length;
+        };
+        child.stdout.on('data', collect);
+        child.stderr.on('data', collect);
+        // A command that does not read its stdin is no failure.
+        child.stdin.on('error', () => {});
+        child.stdin.end(firing.message.endsWith('\n') ? firing.message : `${firing.message}\n`);
+
+        const onAbort = (): void => killGroup(child.pid);
+        signal.addEventListener('abort', onAbort, { once: true });
+
+        child.once('error', (err) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err.message}`, { cause: err }));
+        });
+        child.once('close', (code, sig) => {
+          signal.removeEventListener('abort', onAbort);
+          const output = Buffer.concat(chunks).toString('utf8').trimEnd();
+          if (output.length > 0) {
+            const more = dropped > 0 ? ` [${dropped} more bytes not shown]` : '';
+            host.log.info(`${ALARM_LOG_PREFIX} alarm "${firing.alarm}" cmd output: ${output}${more}`, { alarm: firing.alarm });
+          }
+          if (code === 0) {
+            resolve();
+            return;
+          }
+          const how = sig !== null ? `was killed by ${sig}` : `exited with code ${code ?? 'unknown'}`;
+          reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd ${how}`));
+        });
+      });
+    },
+  };
+};

@@ -1,0 +1,83 @@
+/**
+ * `--stats ADDR`: every connection receives one JSON document and is closed, as uWSGI's emperor
+ * stats server does (but always valid JSON). With `--stats-http` the same address speaks HTTP:
+ * GET / or /stats for the JSON, GET /metrics for Prometheus.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../log/logger.js';
+import { describeAddress, listenOn, type ListenAddress } from './listen.js';
+import type { FleetMetrics } from './prometheus.js';
+import type { StatsDocument } from './stats.js';
+
+export interface StatsServerOptions {
+  address: ListenAddress;
+  http: boolean;
+  stats: () => Promise<StatsDocument>;
+  metrics: FleetMetrics;
+  log: Logger;
+}
+
+export class StatsServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: StatsServerOptions) {
+    this.server = opts.http ? createHttpServer((req, res) => void this.http(req, res)) : createNetServer((s) => void this.raw(s));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  async start(): Promise<void> {
+    await listenOn(this.server, this.opts.address, '--stats', 0o660);
+    this.server.on('error', (err) => this.opts.log.error(`stats server: ${err.message}`, { event: 'stats-error' }));
+    this.opts.log.info(`stats ${this.opts.http ? 'over HTTP ' : ''}on ${this.where()}`, { event: 'stats-listening', address: this.where() });
+  }
+
+  /** The bound address (the real port when 0 was asked). */
+  where(): string {
+    const a = this.server.address();
+    if (this.opts.address.kind === 'tcp' && typeof a === 'object' && a) return describeAddress({ ...this.opts.address, port: a.port });
+    return describeAddress(this.opts.address);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      for (const s of this.sockets) s.destroy();
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+    return this.closing;
+  }
+
+  private async raw(socket: Socket): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    try {
+      const body = JSON.stringify(await this.opts.stats());
+      socket.end(body + '\n');
+    } catch (err) {
+      this.opts.log.error(`stats: ${(err as Error).message}`, { event: 'stats-error' });
+      socket.end(JSON.stringify({ error: { code: 'EMP_ERR_CONTROL', message: (err as Error).message } }) + '\n');
+    }
+  }
+
+  private async http(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://stats').pathname;
+    const send = (status: number, type: string, body: string, extra: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...extra });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n', { allow: 'GET, HEAD' });
+    try {
+      if (path === '/' || path === '/stats') return send(200, 'application/json', JSON.stringify(await this.opts.stats()) + '\n');
+      if (path === '/metrics') return send(200, this.opts.metrics.contentType(), await this.opts.metrics.metrics());
+      send(404, 'text/plain; charset=utf-8', `not found: ${path} (try /, /stats or /metrics)\n`);
+    } catch (err) {
+      this.opts.log.error(`stats: ${(err as Error).message}`, { event: 'stats-error' });
+      send(500, 'text/plain; charset=utf-8', `error: ${(err as Error).message}\n`);
+    }
+  }
+}
