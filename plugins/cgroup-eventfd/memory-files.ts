@@ -28,9 +28,8 @@ export async function memoryFiles(dir: string): Promise<MemoryFiles | { missing:
 /** A number file (memory.usage_in_bytes, memory.current); undefined once the cgroup is gone. */
 export async function readBytes(file: string): Promise<number | undefined> {
   const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const n = Number(text.trim());
-  return Number.isFinite(n) ? n : undefined;
+  // "max" (v2's no limit) and a torn read are no number.
+  return text !== undefined && /^\d+\s*$/.test(text) ? Number(text.trim()) : undefined;
 }
 
 /** `key value` lines (memory.events, memory.oom_control) as numbers. */

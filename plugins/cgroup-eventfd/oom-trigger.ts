@@ -1,14 +1,16 @@
 /**
  * `alarm-oom = ALARM[,ALARM…]`: raises the alarms when the vassal's cgroup runs out of memory.
  *
- * cgroup v1: an eventfd on memory.oom_control, the kernel's OOM notification (and memory.oom_control's
- * oom_kill counter for the message). cgroup v2: memory.events, whose `oom` and `oom_kill` counters the
- * kernel bumps (and reports to inotify) when the cgroup hits memory.max and when it kills.
+ * cgroup v1: an eventfd on memory.oom_control, the kernel's OOM notification (sent as the OOM
+ * begins, before anything is killed). cgroup v2: memory.events, whose `oom` and `oom_kill`
+ * counters the kernel bumps (and reports to inotify) when the cgroup hits memory.max and when it
+ * kills. The message names the cgroup and its limit, and is the same for every OOM of a vassal,
+ * so alarm-freq folds a burst of them into one firing.
  */
 import type { TriggerHost } from '../../src/plugin.js';
 import { EmperorError, ErrorCodes } from '../../src/errors.js';
 import { eventfdAvailable, watchEventfd } from './eventfd.js';
-import { memoryFiles, readKeyed } from './memory-files.js';
+import { formatBytes, memoryFiles, readBytes, readKeyed } from './memory-files.js';
 import { CgroupTrigger, errorText, LOG_PREFIX, noticeOnce } from './trigger-base.js';
 import { coalesce, every, onFileChange, SAMPLE_MS } from './wakeups.js';
 
@@ -23,6 +25,8 @@ export class OomCounter {
 
   /** The first reading is the baseline. Returns how many OOMs are new in this reading. */
   update(events: Record<string, number>): number {
+    // A reading without the counters is no reading (never from the kernel; a torn file at worst).
+    if (events.oom === undefined && events.oom_kill === undefined) return 0;
     const now = { oom: events.oom ?? 0, kill: events.oom_kill ?? 0 };
     const prev = this.last ?? now;
     this.last = now;
@@ -74,13 +78,13 @@ export class OomTrigger extends CgroupTrigger {
       noticeOnce(this.host, 'alarm-oom', `alarm-oom samples ${files.oomControl} every ${SAMPLE_MS / 1000} s: eventfd notifications are unavailable (${avail.reason})`);
       const counter = new OomCounter();
       // oom_control has no `oom` line, only `oom_kill`: each kill counts.
-      const sample = coalesce(() => this.sample(files.oomControl, counter), onError);
+      const sample = coalesce(() => this.sample(files.oomControl, counter, 'memory.limit_in_bytes'), onError);
       sample();
       every(SAMPLE_MS, sample, this.ac.signal);
       return;
     }
     const counter = new OomCounter();
-    const sample = coalesce(() => this.sample(files.events, counter), onError);
+    const sample = coalesce(() => this.sample(files.events, counter, 'memory.max'), onError);
     onFileChange(files.events, sample, (err) => onError(new Error(`cannot watch ${files.events}: ${err.message}`)), this.ac.signal);
     sample();
   }
@@ -90,20 +94,22 @@ export class OomTrigger extends CgroupTrigger {
   }
 
   private async onV1Event(oomControl: string): Promise<void> {
-    const state = await readKeyed(oomControl);
     // Unreadable: the cgroup was removed, which also signals the eventfd. No OOM.
-    if (state === undefined || this.aborted) return;
-    this.fire(state.oom_kill);
+    if ((await readKeyed(oomControl)) === undefined || this.aborted) return;
+    await this.fire('memory.limit_in_bytes');
   }
 
-  private async sample(file: string, counter: OomCounter): Promise<void> {
+  private async sample(file: string, counter: OomCounter, limitFile: string): Promise<void> {
     const state = await readKeyed(file);
     if (state === undefined || this.aborted) return;
-    if (counter.update(state) > 0) this.fire(state.oom_kill);
+    if (counter.update(state) > 0) await this.fire(limitFile);
   }
 
-  private fire(kills: number | undefined): void {
-    const count = kills === undefined ? '' : ` (${kills} process${kills === 1 ? '' : 'es'} killed by the kernel's OOM killer there so far)`;
-    this.host.raise(this.alarms, `out of memory in cgroup ${this.host.cgroupPath ?? ''}${count}`);
+  private async fire(limitFile: string): Promise<void> {
+    const dir = this.host.cgroupPath ?? '';
+    // v1 reports "no limit" as a huge number, v2 as "max" (unreadable as a number).
+    const limit = await readBytes(`${dir}/${limitFile}`);
+    const shown = limit !== undefined && limit < 2 ** 62 ? ` (limit ${formatBytes(limit)})` : '';
+    if (!this.aborted) this.host.raise(this.alarms, `out of memory in cgroup ${dir}${shown}`);
   }
 }

@@ -105,7 +105,8 @@ export class StormGuard {
 
 /**
  * Caps a message at maxBytes of UTF-8, cutting on a character boundary and saying so at the end:
- * a reader must never mistake a cut message for the whole one.
+ * a reader must never mistake a cut message for the whole one. Below the size of that note, the
+ * note alone is the message.
  */
 export function capMessage(message: string, maxBytes: number): string {
   // A UTF-16 unit is at most 3 UTF-8 bytes: short messages skip the byte count.

@@ -68,6 +68,10 @@ export interface AlarmStats {
   /** Action runs that failed or timed out, per alarm. */
   failed: Record<string, number>;
   last?: { alarm: string; message: string; at: number };
+  /** The same counts by alarm, with its action: the per-alarm view of ops. */
+  alarms: Record<string, { action: string; fired: number; suppressed: number; failed: number }>;
+  /** The latest firings, oldest first; messages shortened for the stats document. */
+  recent: Array<{ time: number; alarm: string; message: string }>;
 }
 
 /** Options handled by plugin triggers, with the VassalConfig field that holds their values. */
@@ -76,6 +80,10 @@ const PLUGIN_TRIGGERS = [
   ['alarm-memory', 'alarmMemory'],
   ['alarm-oom', 'alarmOom'],
 ] as const;
+
+/** Firings kept for stats().recent, and the bytes of each message kept there. */
+const RECENT_FIRINGS = 10;
+const RECENT_MESSAGE_BYTES = 512;
 
 /** How long close() waits for an action to release its connections. */
 const ACTION_CLOSE_MS = 5000;
@@ -119,8 +127,8 @@ function checkNumbers(c: AlarmConfig): void {
   if (!Number.isInteger(c.alarmRate) || c.alarmRate < 0) {
     throw invalid(`alarm-rate: expected a whole number of firings per minute >= 0, got ${String(c.alarmRate)}`, 'alarm-rate');
   }
-  if (!Number.isInteger(c.alarmMsgSize) || c.alarmMsgSize < 64) {
-    throw invalid(`alarm-msg-size: expected a whole number of bytes >= 64, got ${String(c.alarmMsgSize)}`, 'alarm-msg-size');
+  if (!Number.isInteger(c.alarmMsgSize) || c.alarmMsgSize < 1) {
+    throw invalid(`alarm-msg-size: expected a whole number of bytes >= 1, got ${String(c.alarmMsgSize)}`, 'alarm-msg-size');
   }
   if (!Number.isFinite(c.alarmTimeout) || c.alarmTimeout <= 0) {
     throw invalid(`alarm-timeout: expected a number of seconds > 0, got ${String(c.alarmTimeout)}`, 'alarm-timeout');
@@ -163,6 +171,7 @@ export class AlarmSubsystem {
   private readonly exitListeners = new Set<(exit: WorkerExit) => void>();
   private readonly warnedUnknown = new Set<string>();
   private last: AlarmStats['last'];
+  private readonly recent: AlarmStats['recent'] = [];
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly onRuleHit = (alarms: readonly string[], line: string): void => this.raise(alarms, line);
@@ -199,8 +208,18 @@ export class AlarmSubsystem {
   /** Hot path: every worker output line. */
   onLine(line: string, pid: number): void {
     if (this.closed || isAlarmLine(line)) return;
-    if (this.lineListeners.size > 0) for (const fn of this.lineListeners) fn(line, pid);
+    if (this.lineListeners.size > 0) this.feedTriggers(line, pid);
     this.rules?.match(line, this.onRuleHit);
+  }
+
+  private feedTriggers(line: string, pid: number): void {
+    for (const fn of this.lineListeners) {
+      try {
+        fn(line, pid);
+      } catch (err) {
+        this.log.error(`${ALARM_LOG_PREFIX} trigger failed on a worker line: ${describeError(err)}`);
+      }
+    }
   }
 
   onWorkerExit(exit: WorkerExit): void {
@@ -230,6 +249,7 @@ export class AlarmSubsystem {
   /** Raises alarms by name (triggers, the control socket). Unknown names are logged once. */
   raise(alarms: readonly string[], message: string): void {
     if (this.closed) return;
+    const msg = capMessage(message, this.msgSize);
     for (const name of alarms) {
       const entry = this.entries.get(name);
       if (entry === undefined) {
@@ -239,7 +259,6 @@ export class AlarmSubsystem {
         }
         continue;
       }
-      const msg = capMessage(message, this.msgSize);
       if (entry.storm.admit(msg) !== 'fire') {
         entry.suppressed++;
         continue;
@@ -252,12 +271,17 @@ export class AlarmSubsystem {
     const fired: Record<string, number> = {};
     const suppressed: Record<string, number> = {};
     const failed: Record<string, number> = {};
+    const alarms: AlarmStats['alarms'] = {};
     for (const e of this.entries.values()) {
       fired[e.name] = e.fired;
       suppressed[e.name] = e.suppressed;
       failed[e.name] = e.failed;
+      alarms[e.name] = { action: e.kind, fired: e.fired, suppressed: e.suppressed, failed: e.failed };
     }
-    return this.last === undefined ? { fired, suppressed, failed } : { fired, suppressed, failed, last: { ...this.last } };
+    const recent = this.recent.map((r) => ({ ...r }));
+    return this.last === undefined
+      ? { fired, suppressed, failed, alarms, recent }
+      : { fired, suppressed, failed, last: { ...this.last }, alarms, recent };
   }
 
   /** Stops timers, polling and triggers, aborts running actions, closes them. Idempotent. */
@@ -303,7 +327,10 @@ export class AlarmSubsystem {
       entry.dropped = 0;
     }
     entry.fired++;
-    this.last = { alarm: entry.name, message, at: Date.now() };
+    const now = Date.now();
+    this.last = { alarm: entry.name, message, at: now };
+    this.recent.push({ time: now, alarm: entry.name, message: capMessage(message, RECENT_MESSAGE_BYTES) });
+    if (this.recent.length > RECENT_FIRINGS) this.recent.shift();
     outcome.catch((err: unknown) => {
       if (this.closed && this.ac.signal.aborted && err === this.ac.signal.reason) return;
       entry.failed++;
@@ -425,7 +452,13 @@ export class AlarmSubsystem {
         this.log.error(`${ALARM_LOG_PREFIX} ${option} is unavailable (${why}); its ${values.length} line(s) will not raise alarms`);
         continue;
       }
-      const trigger = factory(values, this.triggerHost());
+      let trigger: ReturnType<TriggerFactory>;
+      try {
+        trigger = factory(values, this.triggerHost());
+      } catch (err) {
+        if (isEmperorError(err)) throw err;
+        throw new EmperorError(ErrorCodes.PLUGIN, `${option}: the trigger failed to start: ${describeError(err)}`, { key: option, cause: err });
+      }
       this.triggers.push({ option, close: () => trigger.close() });
     }
   }

@@ -5,7 +5,10 @@ import { hostname } from 'node:os';
 import { describeError, isEmperorError } from '../errors.js';
 import { CommandRefused, EmperorUnreachable } from '../ops/control-client.js';
 import { defaultControlPath } from '../ops/control-path.js';
+import { DEFAULT_CGROUP_ROOT } from '../isolation/cgroup-path.js';
+import { UWSGI_DEFAULTS } from '../uwsgi/runtime.js';
 import { registerControlCommands } from './commands/index.js';
+import { registerSourceCommands } from './commands/sources.js';
 import { DEFAULTS, defaultStateDir } from './defaults.js';
 import { int, positive } from './option-parsers.js';
 import { run, type RunOptions } from './run.js';
@@ -14,6 +17,8 @@ const collect = (value: string, prev: string[]): string[] => [...prev, value];
 
 export function buildProgram(): Command {
   const program = new Command('emperor');
+  // `emperor status --control X`: the subcommand's own --control, not the emperor's.
+  program.enablePositionalOptions();
   program
     .description('Governs a fleet of vassals: watches where their configs live (directories, globs, databases, message buses) and spawns, reloads, restarts and stops them to match.')
     .argument('[monitors...]', 'config sources: DIR, a glob pattern, glob://PATTERN, dir://DIR, pg://…, mongodb://…, amqp://…, zmq://…')
@@ -24,6 +29,12 @@ export function buildProgram(): Command {
     .option('--throttle-reset <ms>', 'a vassal up this long after a restart has its backoff reset', int('--throttle-reset', 1), DEFAULTS.throttleReset)
     .option('--vassals-include <file>', 'config file whose keys every vassal gets unless it sets them itself (repeatable)', collect, [])
     .option('--vassal-set <key=value>', 'set a key in every vassal, overriding its own value (repeatable)', collect, [])
+    .option('--vassals-inherit <file>', 'uWSGI vassals: pass this file as --inherit, a template uWSGI reads without expanding its placeholders (repeatable)', collect, [])
+    .option('--uwsgi-binary <path>', 'the uwsgi binary run for [uwsgi] configs without command (a path, or a name looked up in PATH)', UWSGI_DEFAULTS.binary)
+    .option('--curse-tolerance <seconds>', 'uWSGI vassals: seconds a stopped instance may take to exit before SIGKILL', positive('--curse-tolerance'), UWSGI_DEFAULTS.curseTolerance)
+    .option('--graceful-shutdown', 'uWSGI vassals: stop with a graceful shutdown (requests in flight complete) instead of a brutal one', UWSGI_DEFAULTS.gracefulShutdown)
+    .option('--required-heartbeat <seconds>', 'uWSGI vassals: an instance silent this long after its first heartbeat is killed and respawned (0: not watched)', int('--required-heartbeat', 0, 86_400), UWSGI_DEFAULTS.requiredHeartbeat)
+    .option('--broodlord <n>', 'uWSGI vassals: zergs (section [zerg] of the same config) that may run at once when instances send SOS (0: off)', int('--broodlord', 0, 4096), UWSGI_DEFAULTS.broodlord)
     .option('--settle <ms>', 'a config file must stay unchanged this long before it is read (files still being written)', int('--settle', 0, 60_000), DEFAULTS.settle)
     .option('--max-config-size <bytes>', 'largest config accepted from any source', int('--max-config-size', 1), DEFAULTS.maxConfigSize)
     .option('--node-name <name>', 'this host\'s name for %h in configs and database queries', hostname())
@@ -36,11 +47,16 @@ export function buildProgram(): Command {
     .option('--stats-http', 'speak HTTP on --stats: GET / or /stats (JSON), GET /metrics (Prometheus)', false)
     .option('--control <path>', `control socket for emperor status, touch, logs… (mode 0600; default: ${defaultControlPath()})`)
     .option('--no-control', 'run without a control socket')
+    .option('--cgroup-root <path>', 'where vassal cgroups go: a subtree under each controller\'s mount, created by the emperor; a vassal\'s relative `cgroup` is placed below it', DEFAULT_CGROUP_ROOT)
+    .option('--tyrant', 'tyrant mode (root only): every vassal runs as the owner of its config file (or its row/message uid and gid), never as root', false)
+    .option('--tyrant-nofollow', 'tyrant mode: the owner of a symlinked config is the link\'s own owner, not its target\'s', false)
+    .option('--tyrant-initgroups', 'tyrant mode: give workers their user\'s supplementary groups (initgroups) instead of none', false)
     .showHelpAfterError()
     .action(async (monitors: string[], opts: RunOptions) => {
       await run(monitors, opts);
     });
   registerControlCommands(program);
+  registerSourceCommands(program);
   return program;
 }
 

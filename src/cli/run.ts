@@ -8,13 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { detectFormat, parseConfig, sniffFormat } from '../config/load.js';
 import type { RawConfig } from '../config/types.js';
 import { Emperor } from '../core/emperor.js';
-import { EmperorError, ErrorCodes } from '../errors.js';
+import { describeError, EmperorError, ErrorCodes } from '../errors.js';
 import type { Logger, LogLevel } from '../log/logger.js';
 import type { OutputSink } from '../log/output.js';
 import { defaultControlPath } from '../ops/control-path.js';
 import { Ops } from '../ops/index.js';
 import { parseListenAddress } from '../ops/listen.js';
 import type { StatusResult } from '../ops/status.js';
+import { Isolation } from '../isolation/isolation.js';
 import { PluginTable } from '../plugin-table.js';
 import { setUpOutput } from './logging.js';
 import { statusTable } from './status-table.js';
@@ -27,6 +28,12 @@ export interface RunOptions {
   throttleReset: number;
   vassalsInclude: string[];
   vassalSet: string[];
+  vassalsInherit: string[];
+  uwsgiBinary: string;
+  curseTolerance: number;
+  gracefulShutdown: boolean;
+  requiredHeartbeat: number;
+  broodlord: number;
   settle: number;
   maxConfigSize: number;
   nodeName: string;
@@ -40,6 +47,10 @@ export interface RunOptions {
   statsHttp: boolean;
   /** --control PATH; false with --no-control; undefined: the default path. */
   control?: string | false;
+  cgroupRoot: string;
+  tyrant: boolean;
+  tyrantNofollow: boolean;
+  tyrantInitgroups: boolean;
 }
 
 export async function run(monitors: string[], opts: RunOptions): Promise<void> {
@@ -51,6 +62,10 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
   for (const p of opts.plugin) await plugins.addUserPlugin(p);
   const includes = await Promise.all(opts.vassalsInclude.map((f) => readInclude(f, opts.extraExtension)));
   const sets = opts.vassalSet.map(parseSet);
+  if (!opts.tyrant && (opts.tyrantNofollow || opts.tyrantInitgroups)) {
+    throw new EmperorError(ErrorCodes.USAGE, `${opts.tyrantNofollow ? '--tyrant-nofollow' : '--tyrant-initgroups'} only means something with --tyrant`, { key: 'tyrant' });
+  }
+  const isolation = await Isolation.create({ cgroupRoot: opts.cgroupRoot, tyrant: opts.tyrant, tyrantInitgroups: opts.tyrantInitgroups, log });
 
   const emperor = new Emperor({
     monitors,
@@ -63,12 +78,21 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
     maxConfigBytes: opts.maxConfigSize,
     nodeName: opts.nodeName,
     stateDir: opts.stateDir,
-    tyrant: false,
-    tyrantNofollow: false,
+    tyrant: opts.tyrant,
+    tyrantNofollow: opts.tyrantNofollow,
+    isolation,
     log,
     output,
     plugins,
     recentLines: opts.recentLines,
+    uwsgi: {
+      binary: opts.uwsgiBinary,
+      curseTolerance: opts.curseTolerance,
+      gracefulShutdown: opts.gracefulShutdown,
+      requiredHeartbeat: opts.requiredHeartbeat,
+      broodlord: opts.broodlord,
+      inherits: opts.vassalsInherit,
+    },
   });
   const ops = new Ops(emperor, {
     log,
@@ -96,10 +120,10 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
   process.on('SIGINT', onStop);
   // The same commands the control socket runs.
   process.on('SIGHUP', () => {
-    void ops.commands.run({ cmd: 'reload-all' }).then((r) => log.info(`SIGHUP: ${(r as { message: string }).message}`, { event: 'reload-all' }));
+    void ops.commands.run({ cmd: 'reload-all' }).then((r) => log.info(`SIGHUP: ${(r as { message: string }).message}`, { event: 'reload-all' }), (err: unknown) => log.error(`SIGHUP: ${describeError(err)}`, { event: 'reload-all' }));
   });
   process.on('SIGUSR1', () => {
-    void ops.commands.run({ cmd: 'status' }).then((r) => log.info('status\n' + statusTable((r as StatusResult).rows), { event: 'status' }));
+    void ops.commands.run({ cmd: 'status' }).then((r) => log.info('status\n' + statusTable((r as StatusResult).rows), { event: 'status' }), (err: unknown) => log.error(`SIGUSR1: ${describeError(err)}`, { event: 'status' }));
   });
   process.on('SIGPIPE', () => {});
   const fatal = (err: unknown): void => {
@@ -111,7 +135,13 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
   process.on('unhandledRejection', fatal);
 
   await ops.start();
-  await emperor.start();
+  try {
+    await emperor.start();
+  } catch (err) {
+    // A bad monitor argument: leave no socket behind.
+    await ops.close();
+    throw err;
+  }
   reportDroppedLines(output, log);
 }
 

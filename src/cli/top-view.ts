@@ -22,7 +22,7 @@ export function withCpu(prev: StatusResult | undefined, cur: StatusResult): TopR
     const p = before.get(r.name);
     const delta = p ? r.cpu - p.cpu : NaN;
     // A restart resets the counters: no percentage for that interval.
-    const cpuPercent = dt > 0 && delta >= 0 ? (delta / dt) * 100 : null;
+    const cpuPercent = dt > 0 && delta >= 0 && r.pids.length > 0 ? (delta / dt) * 100 : null;
     return { ...r, cpuPercent };
   });
 }

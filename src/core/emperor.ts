@@ -8,13 +8,16 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { loadVassalConfig } from '../config/load.js';
 import type { RawConfig } from '../config/types.js';
-import { describeError, EmperorError, ErrorCodes } from '../errors.js';
+import { describeError, type EmperorError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { OutputSink } from '../log/output.js';
+import { createVassalAlarms } from '../alarms/for-vassal.js';
+import type { Isolation } from '../isolation/isolation.js';
 import { createMonitor } from '../monitors/registry.js';
 import type { Monitor, MonitorContext, MonitorEvent, VassalSpec } from '../monitors/types.js';
 import { PluginTable } from '../plugin-table.js';
-import { planVassal, type VassalPlan } from './plan.js';
+import { UWSGI_DEFAULTS, UwsgiRuntime, type UwsgiOptions } from '../uwsgi/runtime.js';
+import { planVassal, type PlanContext, type VassalPlan } from './plan.js';
 import { Reconciler, type Change } from './reconcile.js';
 import type { BackoffSettings } from './throttle.js';
 import { Vassal, type AlarmHost, type VassalAlarms } from './vassal.js';
@@ -37,7 +40,11 @@ export interface EmperorOptions {
   plugins: PluginTable;
   /** Lines kept per vassal for `emperor logs`. */
   recentLines?: number;
-  /** Builds a vassal's alarm subsystem (src/alarms), when alarms are wired. */
+  /** Real uWSGI vassals (`[uwsgi]` without `command`); default: UWSGI_DEFAULTS, no inherits. */
+  uwsgi?: UwsgiOptions;
+  /** cgroups and tyrant mode (src/isolation); without it a `cgroup` key is refused. */
+  isolation?: Isolation;
+  /** Builds a vassal's alarm subsystem; default: src/alarms for configs that declare alarms. */
   createAlarms?: (host: AlarmHost, plugins: PluginTable) => Promise<VassalAlarms | undefined>;
 }
 
@@ -64,6 +71,7 @@ export class Emperor {
   private readonly log: Logger;
   private readonly isRoot = process.getuid?.() === 0;
   private idleWaiters: Array<() => void> = [];
+  private uwsgiRuntime: UwsgiRuntime | undefined;
   private readonly vassalListeners = new Set<(v: Vassal) => void>();
 
   constructor(readonly opts: EmperorOptions) {
@@ -156,6 +164,7 @@ export class Emperor {
     for (const p of this.pending.values()) p.desired = undefined;
     await Promise.all([...this.vassals.values()].map((v) => v.stop()));
     this.vassals.clear();
+    await this.uwsgiRuntime?.close();
     this.log.info('all vassals stopped', { event: 'stopped' });
   }
 
@@ -245,13 +254,21 @@ export class Emperor {
     this.log.info(`stopping (${reason})`, { vassal: name, event: 'stop' });
     await v.stop();
     this.vassals.delete(name);
+    await this.uwsgiRuntime?.forget(name);
     this.log.info('stopped', { vassal: name, event: 'stopped' });
   }
 
   private async upsertVassal(spec: VassalSpec): Promise<void> {
     if (this.closing) return;
-    const current = this.vassals.get(spec.name);
+    let current = this.vassals.get(spec.name);
     const vlog = this.log.child({ vassal: spec.name });
+    // Tyrant mode: a vassal runs as its config's owner, so a new owner means a new vassal; the old
+    // one stops before anything of the new config is trusted.
+    if (current && this.opts.isolation?.stopsOnChange(current.plan.spec, spec)) {
+      vlog.warn('the owner of its config changed: stopping it; it starts again as the new owner', { event: 'owner-changed', uid: spec.uid, gid: spec.gid });
+      await this.removeVassal(spec.name, 'the owner of its config changed');
+      current = undefined;
+    }
     let plan: VassalPlan;
     try {
       plan = await this.plan(spec);
@@ -277,7 +294,7 @@ export class Emperor {
       backoff: this.opts.backoff,
       recentLines: this.opts.recentLines,
       onChange: (x: Vassal) => this.emitVassalChange(x),
-      ...(this.opts.createAlarms ? { createAlarms: (host: AlarmHost) => this.opts.createAlarms!(host, this.opts.plugins) } : {}),
+      createAlarms: (host: AlarmHost) => (this.opts.createAlarms ?? createVassalAlarms)(host, this.opts.plugins),
     });
     this.vassals.set(spec.name, v);
     this.emitVassalChange(v);
@@ -312,15 +329,27 @@ export class Emperor {
       sets: this.opts.sets,
       pluginKeys: this.opts.plugins.userTriggerKeys(),
       cwd: process.cwd(),
+      ...(this.opts.isolation ? { computed: this.opts.isolation.computed() } : {}),
     });
-    if (loaded.kind !== 'vassal') {
-      throw new EmperorError(ErrorCodes.CONFIG_INVALID, `a [uwsgi] section without 'command' is a uWSGI instance, which this emperor cannot run (no uwsgi support loaded)`, { file: spec.config.path ?? spec.name });
-    }
-    return planVassal(spec, loaded.config, {
+    const ctx: PlanContext = {
       env: process.env,
       defaultCwd: spec.config.path ? dirname(spec.config.path) : process.cwd(),
       isRoot: this.isRoot,
-    });
+      ...this.opts.isolation?.planContext(),
+    };
+    if (loaded.kind === 'uwsgi') {
+      // A uWSGI instance: the uwsgi binary on the config, planned like any vassal from there.
+      this.uwsgiRuntime ??= new UwsgiRuntime(this.opts.uwsgi ?? { ...UWSGI_DEFAULTS, inherits: [] });
+      return this.uwsgiRuntime.plan(spec, loaded.config, {
+        includes: this.opts.includes.map((inc) => inc.origin),
+        sets: this.opts.sets,
+        env: ctx.env,
+        cwd: ctx.defaultCwd,
+        cgroups: ctx.cgroups !== undefined,
+        planBase: (config, env) => planVassal(spec, config, { ...ctx, env }),
+      });
+    }
+    return planVassal(spec, loaded.config, ctx);
   }
 }
 

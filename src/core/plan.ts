@@ -56,11 +56,12 @@ const PRIVATE_ENV = ['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAME
 export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: PlanContext): Promise<VassalPlan> {
   const origin = spec.config.path ?? `${spec.source}:${spec.name}`;
   const lineOf = (key: string): number | undefined => config.entries.find((e) => e.key === key)?.line;
-  /** Errors from src/isolation name their key; here they get the file and line too. */
-  const locate = (err: unknown): unknown =>
-    err instanceof EmperorError && err.file === undefined && err.key !== undefined
-      ? new EmperorError(err.code, err.message, { file: origin, line: lineOf(err.key), key: err.key, cause: err.cause })
-      : err;
+  /** Errors from src/isolation name their key (and a cgroup-opt its `FILE=VALUE`); here they get the file and line too. */
+  const locate = (err: unknown): unknown => {
+    if (!(err instanceof EmperorError) || err.file !== undefined || err.key === undefined) return err;
+    const entry = config.entries.find((e) => e.key === err.key && (err.key !== 'cgroup-opt' || err.message.startsWith(`cgroup-opt ${e.value}:`)));
+    return new EmperorError(err.code, err.message, { file: origin, line: entry?.line ?? lineOf(err.key), key: err.key, cause: err.cause });
+  };
 
   const tyrant: TyrantIdentity | undefined = ctx.tyrant ? await tyrantIdentity(spec, config, ctx.tyrant, { origin, lineOf }) : undefined;
   const who = tyrant?.credentials;
@@ -120,13 +121,6 @@ export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: Pl
       ctx.cgroups.check?.(spec.name, cgroup);
       await checkCgroupOpts(cgroup);
       worker.cgroupProcs = cgroupProcsFiles(cgroup);
-    } else if (config.cgroupOpts.length > 0) {
-      throw new EmperorError(ErrorCodes.CONFIG_INVALID, 'cgroup-opt: needs a cgroup to write to (set cgroup = NAME)', { key: 'cgroup-opt' });
-    }
-    for (const key of ['alarm-memory', 'alarm-oom'] as const) {
-      if (cgroup === undefined && (key === 'alarm-memory' ? config.alarmMemory : config.alarmOom).length > 0) {
-        throw new EmperorError(ErrorCodes.CONFIG_INVALID, `${key}: watches the vassal's cgroup, and it has none (set cgroup = NAME)`, { key });
-      }
     }
     if (who) {
       confineEventfd(config.alarmEventfd, cgroup?.path, { origin, lineOf: (value) => config.entries.find((e) => e.key === 'alarm-eventfd' && e.value === value)?.line });

@@ -12,7 +12,7 @@ import { describeLayout, detectCgroupLayout, type CgroupLayout } from './cgroup-
 import { CgroupKeeper } from './cgroup-keeper.js';
 import { DEFAULT_CGROUP_ROOT, normalizeCgroupRoot, resolveCgroupPath, type CgroupSettings } from './cgroup-path.js';
 import { assertTyrantAllowed, ownerChanged, type TyrantSettings } from './tyrant.js';
-import { visibleTo } from './user-access.js';
+import { mayAccess, W } from './user-access.js';
 import { openAppendAsUser } from './user-open.js';
 
 export interface IsolationOptions {
@@ -38,8 +38,12 @@ export interface VassalIsolation {
    * opened (FileOutput takes either). Undefined without logto. Rejects with a PERMISSION error.
    */
   logTarget(plan: VassalPlan): Promise<string | number | undefined>;
-  /** The existence check for `file:` readiness probes (tyrant mode: with the user's rights), or undefined for the plain one. */
-  fileCheck(plan: VassalPlan): ((path: string) => Promise<boolean>) | undefined;
+  /**
+   * Tyrant mode: whether a readiness probe may look at a path, judged with the user's rights
+   * (`file:` the file is visible to the user; `unix:` the user could connect, i.e. write the
+   * socket). Undefined outside tyrant mode: the probes check as they always do.
+   */
+  probeAccess(plan: VassalPlan): ((kind: 'file' | 'unix', path: string) => Promise<boolean>) | undefined;
   /**
    * After the vassal has stopped (workers gone, alarms closed): what is left in its cgroups gets
    * the stop signal, SIGKILL at `stopBegan` + stop-timeout, then the cgroups are removed. Never rejects.
@@ -108,11 +112,17 @@ export class Isolation {
       logTarget: async (plan) => {
         const logto = plan.config.logto;
         if (logto === undefined) return undefined;
-        if (!plan.credentials) return logto;
+        // Relative to the vassal's working directory, as its workers would see it.
         const cwd = plan.worker.cwd ?? process.cwd();
+        if (!plan.credentials) return resolve(cwd, logto);
         return openAppendAsUser(resolve(cwd, logto), plan.credentials, { cwd, key: 'logto' });
       },
-      fileCheck: (plan) => (plan.credentials ? visibleTo(plan.credentials) : undefined),
+      probeAccess: (plan) => {
+        const who = plan.credentials;
+        if (!who) return undefined;
+        const cwd = plan.worker.cwd ?? process.cwd();
+        return async (kind, path) => (await mayAccess(resolve(cwd, path), who, kind === 'unix' ? W : 0)).ok;
+      },
       release: (plan, stopBegan) =>
         this.keeper.release(name, { signal: plan.config.stopSignal, deadline: stopBegan + plan.config.stopTimeout * 1000 }),
     };

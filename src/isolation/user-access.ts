@@ -26,8 +26,8 @@ export function permits(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, who: Who, want:
   return ((st.mode >> shift) & want) === want;
 }
 
-function what(want: number): string {
-  return [want & R ? 'read' : '', want & W ? 'write' : '', want & X ? 'execute' : ''].filter(Boolean).join('/') || 'see';
+function what(want: number, dir: boolean): string {
+  return [want & R ? 'read' : '', want & W ? 'write' : '', want & X ? (dir ? 'search' : 'execute') : ''].filter(Boolean).join('/');
 }
 
 async function statOrReason(path: string): Promise<Stats | string> {
@@ -70,7 +70,7 @@ export async function mayAccess(path: string, who: Who, want: number): Promise<A
     const resolved = await walk(real, who);
     if (!resolved.ok) return resolved;
   }
-  if (want !== 0 && !permits(st, who, want)) return { ok: false, reason: `no ${what(want)} permission on ${path}` };
+  if (want !== 0 && !permits(st, who, want)) return { ok: false, reason: `no ${what(want, st.isDirectory())} permission on ${path}` };
   return { ok: true };
 }
 
@@ -83,9 +83,4 @@ export async function mayAppend(path: string, who: Who): Promise<Access> {
     return mayAccess(path, who, W);
   }
   return mayAccess(dirname(path), who, W | X);
-}
-
-/** A check for file: readiness probes: the file exists and the user could see it. */
-export function visibleTo(who: Who): (path: string) => Promise<boolean> {
-  return async (path) => (await mayAccess(path, who, 0)).ok;
 }

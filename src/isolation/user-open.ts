@@ -4,18 +4,19 @@
  * A short-lived shell runs as the user (exec helper: uid, gid, groups, no_new_privs) and opens the
  * file itself, so the kernel applies every rule to the user: each directory's permissions, every
  * symlink, the file's mode, and a file it creates is the user's. The emperor then opens the same
- * file through /proc/PID/fd/3 of that shell while it is still running. No check-then-open window:
- * the file the emperor writes is the one the user's process holds, and a process of the user can
- * only hold what the user may open. Only regular files are accepted (not a pipe or device the user
- * could slip in as fd 3). One process per open, at vassal start; nothing runs afterwards.
+ * file through /proc/PID/fd/3 of that shell while it is still running, and checks the inode it
+ * now holds: a regular file (not a pipe or device slipped in as fd 3) that the user may write (a
+ * process of the user can hold an O_PATH descriptor of a file it may not write). No
+ * check-then-open window: both checks are on the descriptor itself. One process per open, at
+ * vassal start; nothing runs afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:fs';
-import { close, fstat, open } from 'node:fs';
+import { close, constants, fstat, open } from 'node:fs';
 import { promisify } from 'node:util';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import { execHelperArgs, execHelperPath } from '../native/exec-helper.js';
 import { describeCredentials, helperCredentials, type Credentials } from './credentials.js';
+import { permits, W } from './user-access.js';
 
 const openAsync = promisify(open);
 const fstatAsync = promisify(fstat);
@@ -60,6 +61,7 @@ export async function openAppendAsUser(path: string, who: Credentials, opts: Ope
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let opened = false;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(fail(`no answer within ${opts.timeoutMs ?? 5000} ms (a FIFO without a reader?)`)), opts.timeoutMs ?? 5000);
@@ -75,31 +77,44 @@ export async function openAppendAsUser(path: string, who: Credentials, opts: Ope
         void exited.then(() => reject(fail(complaint(stderr) || 'the opening process failed')));
       });
     });
-    let fd: number;
-    try {
-      // O_NONBLOCK: a FIFO swapped in must not block the thread pool; no effect on a regular file.
-      fd = await openAsync(`/proc/${child.pid}/fd/3`, constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK | constants.O_NOCTTY);
-    } catch (err) {
-      throw fail(`cannot take over the descriptor (${(err as NodeJS.ErrnoException).code ?? String(err)})`, err);
-    }
-    // Until the child is reaped its pid cannot be reused: an exit noticed only now means the
-    // descriptor may belong to someone else.
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await closeAsync(fd);
-      throw fail('the opening process ended before its descriptor was taken over');
-    }
-    const st = await fstatAsync(fd);
-    if (!st.isFile()) {
-      await closeAsync(fd);
-      throw fail('not a regular file');
-    }
+    const taken = await takeOver(child, 3, who);
+    if (typeof taken === 'string') throw fail(taken);
+    const fd = taken;
+    opened = true;
     return fd;
   } finally {
     child.stdin?.end();
     if (child.exitCode === null && child.signalCode === null) {
-      const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+      // After a failure nothing more is wanted from it; after a success it exits once stdin ends.
+      const t = setTimeout(() => child.kill('SIGKILL'), opened ? 2000 : 0);
       await exited;
       clearTimeout(t);
     }
   }
+}
+
+/**
+ * Opens descriptor `fd` of the running `child` (a process of `who`) for appending, through
+ * /proc, and checks what it got: a regular file `who` may write. Resolves with the new descriptor,
+ * or with the reason it was refused.
+ */
+export async function takeOver(child: ChildProcess, fd: number, who: Pick<Credentials, 'uid' | 'groups'>): Promise<number | string> {
+  let own: number;
+  try {
+    // O_NONBLOCK: a FIFO swapped in must not block the thread pool; no effect on a regular file.
+    own = await openAsync(`/proc/${child.pid}/fd/${fd}`, constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    return `cannot take over the descriptor (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
+  // Until the child is reaped its pid cannot be reused: an exit noticed only now means the
+  // descriptor may belong to someone else.
+  const refusal = child.exitCode !== null || child.signalCode !== null
+    ? 'the opening process ended before its descriptor was taken over'
+    : await fstatAsync(own).then((st) =>
+      // A process of the user can hold what it may not write (an O_PATH descriptor needs no
+      // permission on the file at all): the inode now held must be writable by the user itself.
+      !st.isFile() ? 'not a regular file' : !permits(st, who, W) ? 'the file is not writable by the user' : undefined);
+  if (refusal === undefined) return own;
+  await closeAsync(own);
+  return refusal;
 }

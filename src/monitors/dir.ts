@@ -37,6 +37,7 @@ export function dirLayout(dir: string): FileLayout {
     nameOf: (path) => basename(path),
     watchDepth: 0,
     skipDir: () => true,
+    followDirLinks: true,
   };
 }
 

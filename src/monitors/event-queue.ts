@@ -27,10 +27,6 @@ export class EventQueue<T> implements AsyncIterable<T> {
     w?.({ value: undefined, done: true });
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   next(): Promise<IteratorResult<T>> {
     const item = this.items.shift();
     if (item !== undefined) return Promise.resolve({ value: item, done: false });

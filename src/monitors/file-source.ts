@@ -35,6 +35,8 @@ export interface FileLayout {
   readonly watchDepth: number | undefined;
   /** True for a directory the watcher need not enter (it cannot hold a match). */
   skipDir(path: string): boolean;
+  /** Whether the watcher descends into symlinked directories. */
+  readonly followDirLinks: boolean;
 }
 
 export interface FileMonitorOptions {
@@ -110,6 +112,8 @@ async function* run(id: string, layout: FileLayout, ctx: MonitorContext, opts: F
 
 class FileSession {
   readonly queue = new EventQueue<MonitorEvent>();
+  /** A fault of the monitor itself (not of its source): the iterator throws it, so the emperor restarts the monitor. */
+  fatal: Error | undefined;
   private readonly ac = new AbortController();
   private readonly log: Logger;
   private readonly readOpts: ReadOptions;
@@ -140,16 +144,13 @@ class FileSession {
       removeGraceMs: Math.max(ctx.settleMs, MIN_REMOVE_GRACE_MS),
       maxBytes: ctx.maxConfigBytes,
       nofollow: ctx.tyrantNofollow,
-      limit: createLimit(opts.concurrency ?? DEFAULT_CONCURRENCY),
+      limit: createLimit(opts.concurrency ?? DEFAULT_CONCURRENCY, this.ac.signal),
     };
   }
 
   private get signal(): AbortSignal {
     return this.ac.signal;
   }
-
-  /** A fault of the monitor itself (not of its source): the iterator throws it, so the emperor restarts the monitor. */
-  fatal: Error | undefined;
 
   start(): void {
     this.loop().catch((err: unknown) => {
@@ -197,7 +198,7 @@ class FileSession {
     const w = watch(root, {
       ignoreInitial: true,
       persistent: true,
-      followSymlinks: true,
+      followSymlinks: this.layout.followDirLinks,
       depth: this.layout.watchDepth,
       ignored: (path: string, stats?: Stats) => this.ignored(path, stats),
     });
@@ -217,7 +218,7 @@ class FileSession {
     w.on('addDir', hint);
     w.on('unlinkDir', (path: string) => {
       if (path === root) {
-        void this.rootGone(undefined);
+        this.rootGone(undefined);
         return;
       }
       hint(path);

@@ -31,15 +31,19 @@ export function globOfArgument(arg: string, cwd = process.cwd()): GlobPattern {
 }
 
 export function globLayout(g: GlobPattern): FileLayout {
+  const followLinks = g.depth !== undefined;
   return {
     kind: 'glob base',
     root: g.base,
     // Directories are listed too, so that a directory named like a config is reported, not skipped.
-    list: () => fg(g.pattern, { absolute: true, onlyFiles: false, dot: false, followSymbolicLinks: true, suppressErrors: false, unique: true }),
+    // `**` does not descend into symlinked directories (as bash's globstar): a link loop would
+    // otherwise turn one config into dozens of vassals. Bounded patterns follow links, as glob(3).
+    list: () => fg(g.pattern, { absolute: true, onlyFiles: false, dot: false, followSymbolicLinks: followLinks, suppressErrors: false, unique: true }),
     covers: (path) => g.matches(path),
     nameOf: (path) => path,
     watchDepth: g.depth,
     skipDir: (path) => g.skipDir(path),
+    followDirLinks: followLinks,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * The counts ops shows of a vassal's alarm subsystem. The subsystem's `stats()` is its own
  * business (it is passed through untouched in the stats document); ops reads only a total of
- * firings and the most recent ones, from either of the shapes
- *   { fired: number, recent?: [{ time, alarm, message }] }
+ * firings and the most recent ones, from any of the shapes
+ *   { fired: number | { NAME: number }, recent?: [{ time, alarm, message }] }
  *   { alarms: [{ name, fired }] | { NAME: { fired } }, recent?: [...] }
  */
 export interface RecentAlarm {
@@ -26,6 +26,7 @@ export function summarizeAlarms(stats: unknown): AlarmSummary {
   let fired = 0;
   const perAlarm = Array.isArray(stats) ? stats : isObj(stats) ? stats.alarms : undefined;
   if (isObj(stats) && typeof stats.fired === 'number') fired = count(stats.fired);
+  else if (isObj(stats) && isObj(stats.fired)) for (const n of Object.values(stats.fired)) fired += count(n);
   else if (Array.isArray(perAlarm)) for (const a of perAlarm) fired += isObj(a) ? count(a.fired) : 0;
   else if (isObj(perAlarm)) for (const a of Object.values(perAlarm)) fired += isObj(a) ? count(a.fired) : 0;
   const recent: RecentAlarm[] = [];

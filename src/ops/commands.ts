@@ -164,8 +164,7 @@ export class Commands {
     const known = [...vassals.keys(), ...(opts.invalidToo ? invalid.keys() : [])];
     const stem = known.filter((k) => k.replace(/\.[^.]*$/, '') === name);
     if (stem.length === 1) return stem[0]!;
-    const hint = closest(name, known);
-    throw refuse(`no vassal named '${name}'${stem.length > 1 ? ` (ambiguous: ${stem.join(', ')})` : hint ? ` (did you mean '${hint}'?)` : ''}`);
+    throw refuse(`no vassal named '${name}'${stem.length > 1 ? ` (ambiguous: ${stem.join(', ')})` : ''}`);
   }
 }
 

@@ -27,7 +27,8 @@ export class ControlServer {
     private readonly commands: Commands,
     private readonly log: Logger,
   ) {
-    this.server = createServer((s) => this.serve(s));
+    // Half-open: a client that sends its requests and shuts its side down still gets the answers.
+    this.server = createServer({ allowHalfOpen: true }, (s) => this.serve(s));
   }
 
   async start(option = '--control'): Promise<void> {
@@ -61,7 +62,7 @@ export class ControlServer {
       return socket.write(JSON.stringify(m) + '\n');
     };
     const lines = new JsonLines(
-      (line) => void this.handle(line, send, socket, follows),
+      (line) => void this.handle(line, send, socket, follows).catch(() => socket.destroy()),
       MAX_REQUEST_BYTES,
       () => {
         send({ id: null, ok: false, error: { code: 'EMP_ERR_CONTROL', message: `request longer than ${MAX_REQUEST_BYTES} bytes` } });
@@ -94,7 +95,7 @@ export class ControlServer {
       const r = req as Record<string, unknown>;
       if (typeof r.id === 'string' || typeof r.id === 'number') id = r.id;
       if (typeof r.cmd !== 'string' || r.cmd === '') throw new RequestError('request needs "cmd": a command name (try {"cmd":"help"})');
-      if (MUTATING.has(r.cmd)) this.log.info(`control: ${r.cmd}${typeof r.name === 'string' ? ` ${r.name}` : ''}`, { event: 'control', cmd: r.cmd, ...(typeof r.name === 'string' ? { vassal: r.name } : {}) });
+      if (MUTATING.has(r.cmd)) this.log.info(`control: ${r.cmd}${typeof r.name === 'string' ? ` ${r.name}` : ''}`, { event: 'control', cmd: r.cmd, ...(typeof r.name === 'string' ? { name: r.name } : {}) });
       const result = await this.commands.run({ cmd: r.cmd, name: r.name, lines: r.lines, follow: r.follow });
       send({ id, ok: true, result });
       if (r.cmd === 'logs' && r.follow === true) this.follow(id, r.name as string, send, socket, follows);

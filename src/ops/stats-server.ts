@@ -24,7 +24,9 @@ export class StatsServer {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: StatsServerOptions) {
-    this.server = opts.http ? createHttpServer((req, res) => void this.http(req, res)) : createNetServer((s) => void this.raw(s));
+    this.server = opts.http
+      ? createHttpServer((req, res) => void this.http(req, res).catch(() => res.destroy()))
+      : createNetServer((s) => void this.raw(s).catch(() => s.destroy()));
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));

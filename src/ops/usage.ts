@@ -58,7 +58,7 @@ export class UsageSampler {
     const entry: Entry = { detailed, pids: key, settledAt: undefined, value: this.limit(() => measure(workers, detailed)) };
     entry.value.then(
       (u) => { entry.settledAt = u.at; },
-      () => { this.cache.delete(v); },
+      () => { if (this.cache.get(v) === entry) this.cache.delete(v); },
     );
     this.cache.set(v, entry);
     return entry.value;

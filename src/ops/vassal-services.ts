@@ -79,7 +79,7 @@ export class VassalServices {
   private onChange(v: Vassal): void {
     if (this.closing) return;
     if (v.state === 'stopped') {
-      void this.drop(v);
+      void this.drop(v).catch((err: unknown) => this.deps.log.error(`monitor server: ${(err as Error).message}`, { vassal: v.name, event: 'monitor-server-error' }));
       return;
     }
     let e = this.entries.get(v);

@@ -64,3 +64,7 @@ test('capMessage cuts UTF-8 on a character boundary', () => {
   assert.ok(!cut.includes('\uFFFD'), 'no broken character');
   assert.match(cut, /^é+ \[truncated: 1000 bytes/);
 });
+
+test('capMessage with a size below its own note keeps only the note', () => {
+  assert.equal(capMessage('x'.repeat(100), 10), ' [truncated: 100 bytes, alarm-msg-size 10]');
+});

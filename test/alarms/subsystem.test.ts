@@ -94,7 +94,10 @@ test('log-alarm fires the named alarms; not-log-alarm stops the later rules', as
     ]);
     const s = sub.stats();
     assert.deepEqual(s.fired, { first: 2, second: 1 });
-    assert.equal(s.last?.alarm !== undefined, true);
+    assert.deepEqual(s.suppressed, { first: 0, second: 0 });
+    assert.deepEqual(s.alarms.first, { action: 'log', fired: 2, suppressed: 0, failed: 0 });
+    assert.equal(s.recent.length, 3);
+    assert.ok(s.last !== undefined && s.recent.some((r) => r.alarm === s.last?.alarm && r.message === s.last.message));
   } finally {
     await sub.close();
   }
@@ -187,13 +190,11 @@ test('a hanging action times out, is logged with its name, and delays no other a
     host,
   );
   try {
-    const started = Date.now();
     sub.onLine('PANIC now', 1);
-    await host.log.waitFor((r) => r.msg.includes('ALARM: quick PANIC now'));
-    const quickAt = Date.now() - started;
+    const quick = await host.log.waitFor((r) => r.msg.includes('ALARM: quick PANIC now'));
     const failure = await host.log.waitFor((r) => r.level === 'error' && r.msg.includes('alarm "stuck" (hang) failed: timed out after 500 ms'));
     assert.equal(failure.alarm, 'stuck');
-    assert.ok(quickAt < 400, `the log alarm waited ${quickAt} ms`);
+    assert.ok(host.log.records.indexOf(quick) < host.log.records.indexOf(failure), 'the log alarm fired before the hanging one gave up');
     assert.equal(sub.stats().failed.stuck, 1);
   } finally {
     await sub.close();
@@ -225,7 +226,8 @@ test('a failed action is logged with the alarm name and not retried', async () =
     const rec = await host.log.waitFor((r) => r.level === 'error' && r.msg.includes('alarm "fails" (cmd) failed: cmd exited with code 1'));
     assert.ok(rec.msg.startsWith(ALARM_LOG_PREFIX));
     await sub.close();
-    assert.deepEqual(sub.stats(), { ...sub.stats(), fired: { fails: 1 }, failed: { fails: 1 } });
+    assert.deepEqual(sub.stats().fired, { fails: 1 });
+    assert.deepEqual(sub.stats().failed, { fails: 1 });
   } finally {
     await sub.close();
   }
@@ -314,14 +316,42 @@ test('hot path: 10 rules, non-matching lines, at a useful rate', async () => {
   try {
     const lines = Array.from({ length: 1000 }, (_, i) => `2024-01-01T00:00:00Z [info] request ${i} GET /api/v1/items/${i * 7} 200 in ${i % 50}ms`);
     const n = 200_000;
-    const started = performance.now();
+    // CPU time, not wall time: other processes on a loaded machine do not count against us.
+    const before = process.cpuUsage();
     for (let i = 0; i < n; i++) sub.onLine(lines[i % 1000] ?? '', 1);
-    const secs = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(before);
+    const secs = (used.user + used.system) / 1e6;
     const rate = Math.round(n / secs);
-    console.log(`# onLine: ${rate} lines/s with 10 rules`);
+    console.log(`# onLine: ${rate} lines per CPU second with 10 rules`);
     // The target is 500,000/s on an idle machine; the bound leaves room for a loaded CI box.
-    assert.ok(rate > 50_000, `${rate} lines/s`);
+    assert.ok(rate > 250_000, `${rate} lines per CPU second`);
     assert.equal(alarmRecords(host.log).length, 0);
+  } finally {
+    await sub.close();
+  }
+});
+
+test('hostile regex, hostile lines: 100k-character lines against (a+)+$ keep the loop ticking', async () => {
+  const host = testHost();
+  const sub = await AlarmSubsystem.create(
+    alarmConfig({ alarms: [def('re', 'log', '')], logAlarms: [rule('re', '(a+)+$'), rule('re', '^(a|aa)+$'), rule('re', '(.*a){20}!')] }),
+    host,
+  );
+  try {
+    const line = `${'a'.repeat(100_000)}!`;
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    for (let i = 0; i < 100; i++) {
+      sub.onLine(line, 1);
+      await new Promise((r) => setImmediate(r));
+    }
+    const elapsed = performance.now() - started;
+    clearInterval(ticker);
+    assert.ok(elapsed < 10_000, `100 hostile lines took ${elapsed.toFixed(0)} ms`);
+    assert.ok(ticks > 0, 'timers kept firing');
+    // The rules see the first 64 KiB only: that prefix is all a's, so `(a+)+$` matches it.
+    assert.equal(sub.stats().fired.re, 1);
   } finally {
     await sub.close();
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEmperorError, ErrorCodes } from '../../src/errors.js';
 import { createGlobMonitor, createGlobMonitorWith } from '../../src/monitors/glob.js';
@@ -159,6 +159,35 @@ test('a ** pattern matches at any depth, live', async () => {
       await rec.upsert(p, m);
     } finally {
       await rec.stop();
+    }
+  });
+});
+
+test('symlinked app directories are followed, but ** does not loop through a link cycle', async () => {
+  await withDir(async (dir) => {
+    const base = join(dir, 'apps');
+    await put(join(dir, 'releases', 'r1', 'app.ini'));
+    await mkdir(base);
+    await symlink(join(dir, 'releases', 'r1'), join(base, 'shop'));
+    await put(join(base, 'blog', 'app.ini'));
+    const bounded = new Recorder(createGlobMonitor(`glob://${base}/*/app.ini`, testContext()));
+    try {
+      assert.deepEqual(names(await bounded.snapshot()), [join(base, 'blog', 'app.ini'), join(base, 'shop', 'app.ini')]);
+    } finally {
+      await bounded.stop();
+    }
+
+    await symlink('..', join(base, 'blog', 'up'));
+    const star = new Recorder(createGlobMonitor(`glob://${base}/**/*.ini`, testContext()));
+    try {
+      assert.deepEqual(names(await star.snapshot()), [join(base, 'blog', 'app.ini')]);
+      await star.watching();
+      const m = star.mark;
+      await put(join(base, 'blog', 'extra.ini'));
+      await star.upsert(join(base, 'blog', 'extra.ini'), m);
+      assert.ok(!star.events.some((e) => e.type === 'upsert' && e.spec.name.includes('/up/')), 'nothing through the loop');
+    } finally {
+      await star.stop();
     }
   });
 });
