@@ -9,7 +9,7 @@ import { profileNote } from './cpuprofile.js';
 import { now, sleep, until } from './clock.js';
 import { EmperorUnderTest, type Arrival } from './emperor.js';
 import { freshDir } from './files.js';
-import { cpuNs, descendants, memory, procStat, processesMatching, readNumber, taskCount } from './proc.js';
+import { cpuNs, memory, procStat, processesMatching, readNumber, taskCount, vassalProcesses } from './proc.js';
 import { askStats, freePort, StatsSampler } from './stats-client.js';
 import { describe, summarize } from './stats.js';
 import { figure, missing, type BenchContext, type BenchOutput, type Figure, type Target } from './types.js';
@@ -72,6 +72,8 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
   const args = [dir, ...(stats ? ['--stats', `127.0.0.1:${statsPort}`] : [])];
   const emperor = await EmperorUnderTest.launch(ctx, { args, raiseNofile: opts.raiseNofile, ...(user ? { user } : {}), ...(profileDir ? { cpuProfDir: profileDir } : {}) });
   const cmd = emperor.command;
+  await sleep(1000);
+  const rss0 = memory(emperor.pid)?.rssMB;
 
   // ---- burst --------------------------------------------------------------------------------
   const readyAt = new Map<string, number>();
@@ -130,7 +132,7 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
   if (!timedOut) {
     await sleep(3000);
     const mem = memory(emperor.pid);
-    const procs = descendants(emperor.pid).length;
+    const procs = vassalProcesses(emperor.pid).length;
     const c0 = procStat(emperor.pid)?.cpuS ?? Number.NaN;
     const n0 = cpuNs(emperor.pid) ?? Number.NaN;
     const w0 = now();
@@ -140,8 +142,9 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
     const n1 = cpuNs(emperor.pid) ?? Number.NaN;
     const ticks = ((c1 - c0) / wall) * 100;
     const precise = ((n1 - n0) / 1e9 / wall) * 100;
+    const perVassalKB = mem && rss0 !== undefined ? ((mem.rssMB - rss0) * 1024) / count : Number.NaN;
     figures.push(
-      figure(`Emperor RSS with ${count} vassals`, mem?.rssMB, 'MB', { ...(opts.targets.rss ? { target: opts.targets.rss } : {}), command: cmd, note: `peak (VmHWM) ${mem?.peakMB.toFixed(0)} MB; ${procs} processes below the emperor` }),
+      figure(`Emperor RSS with ${count} vassals`, mem?.rssMB, 'MB', { ...(opts.targets.rss ? { target: opts.targets.rss } : {}), command: cmd, note: `peak (VmHWM) ${mem?.peakMB.toFixed(0)} MB; ${procs} processes below the emperor; the same process had ${rss0?.toFixed(0)} MB before the burst, so about ${perVassalKB.toFixed(0)} KB per vassal` }),
       figure(`Emperor idle CPU with ${count} vassals (utime+stime over ${opts.idleS} s)`, ticks, '% of a core', { ...(opts.targets.idleCpu ? { target: opts.targets.idleCpu } : {}), command: cmd, note: `schedstat (ns resolution) says ${precise.toFixed(3)} %` }),
     );
     if (stats) {
@@ -173,7 +176,8 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
     let done2: () => void = () => {};
     const all2 = new Promise<void>((r) => (done2 = r));
     const c0 = now();
-    const again = await EmperorUnderTest.launch(ctx, { args: [dir], raiseNofile: opts.raiseNofile, ...(user ? { user } : {}), waitStart: false });
+    // --freq 60 changes nothing at start-up; afterwards it shows what the 3 s safety rescan costs at rest.
+    const again = await EmperorUnderTest.launch(ctx, { args: [dir, '--freq', '60'], raiseNofile: opts.raiseNofile, ...(user ? { user } : {}), waitStart: false });
     let startedAt = Number.NaN;
     void again.next(undefined, 'start', 60_000).then((a) => (startedAt = a.at), () => undefined);
     again.on('ready', (a) => {
@@ -190,6 +194,14 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
         note: slow ? `only ${ready2.size} ready after ${opts.timeoutMs / 1000} s` : `of which ${((startedAt - c0) / 1000).toFixed(2)} s until the emperor's own 'start' event (Node and tsx loading)`,
       }),
     );
+    if (!slow) {
+      await sleep(3000);
+      const cpu0 = procStat(again.pid)?.cpuS ?? Number.NaN;
+      const wall0 = now();
+      await sleep(opts.idleS * 1000);
+      const pct = (((procStat(again.pid)?.cpuS ?? Number.NaN) - cpu0) / ((now() - wall0) / 1000)) * 100;
+      figures.push(figure(`Emperor idle CPU with ${count} vassals and --freq 60 (safety rescan every 60 s instead of 3 s)`, pct, '% of a core', { command: again.command, note: 'the same measurement as above; the difference is the cost of rescanning the directory every 3 s' }));
+    }
     await again.stop(120_000);
     await until(() => processesMatching(readyDir).length === 0, 10_000, 50);
   }

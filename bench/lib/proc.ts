@@ -128,3 +128,17 @@ export function processesMatching(marker: string): number[] {
   }
   return out;
 }
+
+/**
+ * The vassal processes below an emperor: its descendants without the esbuild service tsx starts
+ * (the emperor under test runs from source).
+ */
+export function vassalProcesses(emperorPid: number): number[] {
+  return descendants(emperorPid).filter((p) => {
+    try {
+      return !readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('esbuild');
+    } catch {
+      return false;
+    }
+  });
+}

@@ -21,6 +21,8 @@ export interface SpawnContext {
   log: Logger;
   /** Aborts when the vassal stops. */
   signal: AbortSignal;
+  /** Tyrant mode: probes check paths with the vassal user's rights (see ProbeOptions.mayReach). */
+  mayReach?: (kind: 'file' | 'unix', path: string) => Promise<boolean>;
   /** Runs with a SIGKILL of the worker's group: kills what left the group (its cgroup). */
   onKill(): void;
   /** Readiness, accepting or loyalty changed: the vassal recomputes its state. */
@@ -93,6 +95,7 @@ export const processDriver: WorkerDriver = {
       signal: ctx.signal,
       timeoutMs: plan.config.readyTimeout * 1000,
       stillAlive: () => worker.alive,
+      ...(ctx.mayReach ? { mayReach: ctx.mayReach } : {}),
     }).then(
       () => {
         if (!worker.alive) return false;

@@ -294,6 +294,7 @@ export class Emperor {
       backoff: this.opts.backoff,
       recentLines: this.opts.recentLines,
       onChange: (x: Vassal) => this.emitVassalChange(x),
+      ...(this.opts.isolation ? { isolation: this.opts.isolation.forVassal(spec.name) } : {}),
       createAlarms: (host: AlarmHost) => (this.opts.createAlarms ?? createVassalAlarms)(host, this.opts.plugins),
     });
     this.vassals.set(spec.name, v);

@@ -11,6 +11,11 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** Stops probing (and fails) once this returns false: a worker that died is not going to be ready. */
   stillAlive: () => boolean;
+  /**
+   * Tyrant mode: whether the vassal's user may reach a probe's path (src/isolation), so a vassal
+   * cannot learn through its probe about files it could not see itself.
+   */
+  mayReach?: (kind: 'file' | 'unix', path: string) => Promise<boolean>;
 }
 
 export class ProbeFailed extends Error {}
@@ -40,19 +45,23 @@ export async function waitReady(probe: ReadyProbe, opts: ProbeOptions): Promise<
   for (;;) {
     if (opts.signal.aborted) throw new ProbeFailed('aborted');
     if (!opts.stillAlive()) throw new ProbeFailed('worker exited before it was ready');
-    if (await checkOnce(probe, opts.signal)) return;
+    if (await checkOnce(probe, opts)) return;
     if (Date.now() >= deadline) throw new ProbeFailed(`not ready after ${opts.timeoutMs} ms (${describeProbe(probe)})`);
     await delay(interval, opts.signal);
     interval = Math.min(interval * 2, MAX_INTERVAL_MS);
   }
 }
 
-async function checkOnce(probe: Exclude<ReadyProbe, { kind: 'alive' }>, signal: AbortSignal): Promise<boolean> {
+async function checkOnce(probe: Exclude<ReadyProbe, { kind: 'alive' }>, opts: ProbeOptions): Promise<boolean> {
   switch (probe.kind) {
     case 'tcp': return canConnect({ host: probe.host, port: probe.port });
-    case 'unix': return canConnect({ path: probe.path });
-    case 'file': return access(probe.path).then(() => true, () => false);
-    case 'http': return httpOk(probe.url, signal);
+    case 'unix':
+      if (opts.mayReach && !(await opts.mayReach('unix', probe.path))) return false;
+      return canConnect({ path: probe.path });
+    case 'file':
+      if (opts.mayReach) return opts.mayReach('file', probe.path);
+      return access(probe.path).then(() => true, () => false);
+    case 'http': return httpOk(probe.url, opts.signal);
   }
 }
 

@@ -3,10 +3,11 @@
  * output, its alarm subsystem and its restart backoff. The emperor serializes the calls it makes
  * (start, reload, stop); worker exits arrive at any time and are checked against what is current.
  */
+import type { VassalIsolation } from '../isolation/isolation.js';
 import type { Logger } from '../log/logger.js';
 import { FileOutput, type OutputSink } from '../log/output.js';
 import { describeExit, EXILE_CODE, formatDuration, type ExitResult } from './exit.js';
-import { processDriver, type DriverRun, type RunStatus, type WorkerDriver } from './driver.js';
+import { processDriver, type DriverRun, type RunStatus, type SpawnContext, type WorkerDriver } from './driver.js';
 import type { VassalPlan } from './plan.js';
 import { Ring } from './ring.js';
 import { Backoff, type BackoffSettings } from './throttle.js';
@@ -43,6 +44,8 @@ export interface VassalDeps {
   onChange?: (v: Vassal) => void;
   /** Lines kept for `emperor logs`. */
   recentLines?: number;
+  /** Its cgroup, and in tyrant mode the opening of its files as its user (src/isolation). */
+  isolation?: VassalIsolation;
 }
 
 interface Slot {
@@ -60,6 +63,8 @@ interface Slot {
   variant?: string;
   /** Stopping at its own request (idle): not respawned when it exits. */
   retiring?: boolean;
+  /** Being stopped by the vassal (reload, surplus, stop): its exit is no crash. */
+  stopping?: boolean;
 }
 
 /** One worker slot as stats show it: its live worker, or when it restarts after a crash. */
@@ -95,6 +100,8 @@ export class Vassal {
   readonly recent: Ring<RecentLine>;
 
   private slots: Slot[] = [];
+  /** Plans whose cgroup still holds workers kept in place by a reload into another cgroup. */
+  private readonly lingering: VassalPlan[] = [];
   private readonly backoff: Backoff;
   private alarms: VassalAlarms | undefined;
   private logto: FileOutput | undefined;
@@ -142,12 +149,14 @@ export class Vassal {
 
   /** Every main worker is accepting requests (uWSGI: byte 5; other programs: ready). */
   get accepting(): boolean {
-    return this.mainRuns().every((st) => st.accepting);
+    const runs = this.mainRuns();
+    return runs.length > 0 && runs.every((st) => st.accepting);
   }
 
   /** Every main worker proved itself (uWSGI: served a request, byte 17; other programs: ready). */
   get loyal(): boolean {
-    return this.mainRuns().every((st) => st.loyal);
+    const runs = this.mainRuns();
+    return runs.length > 0 && runs.every((st) => st.loyal);
   }
 
   /** Epoch ms of the latest heartbeat of any worker, for workers that send them (uWSGI byte 26). */
@@ -176,9 +185,13 @@ export class Vassal {
     return () => this.lineListeners.delete(fn);
   }
 
-  /** Prepares alarms and log file for the current plan, then spawns every worker. */
+  /** Prepares the cgroup, log file and alarms of the current plan, then spawns every worker. */
   async start(): Promise<void> {
-    await this.attach(this.plan);
+    this.adopt(await this.prepare(this.plan));
+    this.spawnAll();
+  }
+
+  private spawnAll(): void {
     this.startBegan = Date.now();
     this.readyAt = undefined;
     this.slots = Array.from({ length: this.plan.config.processes }, (_, i) => newSlot(i + 1));
@@ -199,14 +212,28 @@ export class Vassal {
     const mode = sameKind ? plan.config.reload : ({ mode: 'restart' } as const);
     const inPlace = sameKind && from.reloadsInPlace(this.plan, plan) && this.slots.length > 0 && this.slots.every((s) => s.worker?.alive && s.run?.reload && !s.retiring);
     const how = inPlace ? 'in place' : mode.mode === 'signal' ? `signal ${mode.signal}` : mode.mode;
+    // What the new config needs besides workers (cgroup, log file, alarms) is built before any
+    // worker is touched: if that fails, the reload is refused and the running version keeps running.
+    const next = await this.prepare(plan);
+    if (this.stopping) {
+      await closeAttachments(next);
+      return;
+    }
     this.deps.log.info(`reloading (${how})`, { event: 'reload', mode: inPlace ? 'in-place' : mode.mode });
+    const previous = this.plan;
     this.reloading = true;
     this.update();
     try {
-      if (inPlace) await this.reloadInPlace(plan);
-      else if (mode.mode === 'signal') await this.reloadBySignal(plan, mode.signal);
-      else if (mode.mode === 'rolling') await this.reloadRolling(plan);
-      else await this.reloadRestart(plan);
+      if (inPlace) await this.reloadInPlace(plan, next);
+      else if (mode.mode === 'signal') await this.reloadBySignal(plan, mode.signal, next);
+      else if (mode.mode === 'rolling') await this.reloadRolling(plan, next);
+      else await this.reloadRestart(plan, next);
+      if (previous.cgroup && previous.cgroup.path !== plan.cgroup?.path) {
+        // Replaced workers left the old cgroup empty: it goes now. Workers kept in place (signal,
+        // in-place reloads) stay in it until the vassal stops.
+        if (inPlace || mode.mode === 'signal') this.lingering.push(previous);
+        else await this.deps.isolation?.release(previous, Date.now());
+      }
     } finally {
       this.reloading = false;
       this.update();
@@ -255,17 +282,20 @@ export class Vassal {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = undefined;
     }
+    const began = Date.now();
     await this.stopWorkers(this.slots);
+    // After detach: its eventfd watches are closed before the cgroup they watch is removed.
     await this.detach();
+    for (const p of [...this.lingering, this.plan]) await this.deps.isolation?.release(p, began);
     this.currentState = 'stopped';
     this.deps.onChange?.(this);
   }
 
   /** Each worker applies the new plan itself (uWSGI: a graceful reload): same processes, no gap. */
-  private async reloadInPlace(plan: VassalPlan): Promise<void> {
+  private async reloadInPlace(plan: VassalPlan, next: Attachments): Promise<void> {
     await this.detach();
     this.plan = plan;
-    await this.attach(plan);
+    this.adopt(next);
     const began = Date.now();
     const runs = this.slots.flatMap((s) => (s.run ? [s.run] : []));
     const done = await Promise.all(runs.map((r) => r.reload!(plan)));
@@ -277,22 +307,25 @@ export class Vassal {
     }
   }
 
-  private async reloadRestart(plan: VassalPlan): Promise<void> {
+  private async reloadRestart(plan: VassalPlan, next: Attachments): Promise<void> {
     const old = this.slots;
     for (const s of old) if (s.restartTimer) clearTimeout(s.restartTimer);
-    this.slots = [];
     await this.stopWorkers(old);
-    if (this.stopping) return;
     await this.detach();
+    if (this.stopping) {
+      await closeAttachments(next);
+      return;
+    }
     this.plan = plan;
-    await this.start();
+    this.adopt(next);
+    this.spawnAll();
   }
 
   /** New workers one by one, each ready before an old one stops: the service never goes dark. */
-  private async reloadRolling(plan: VassalPlan): Promise<void> {
+  private async reloadRolling(plan: VassalPlan, next: Attachments): Promise<void> {
     await this.detach();
     this.plan = plan;
-    await this.attach(plan);
+    this.adopt(next);
     const count = plan.config.processes;
     for (let i = 0; i < Math.max(count, this.slots.length); i++) {
       if (this.stopping) return;
@@ -315,8 +348,10 @@ export class Vassal {
     this.slots = this.slots.slice(0, count);
   }
 
-  private async reloadBySignal(plan: VassalPlan, sig: NodeJS.Signals): Promise<void> {
+  private async reloadBySignal(plan: VassalPlan, sig: NodeJS.Signals, next: Attachments): Promise<void> {
+    await this.detach();
     this.plan = plan;
+    this.adopt(next);
     this.signalWorkers(sig);
     const count = plan.config.processes;
     while (this.slots.length < count) {
@@ -345,6 +380,7 @@ export class Vassal {
       onLine: (line, w) => this.onLine(line, w.pid),
       log: this.deps.log,
       signal: this.abort.signal,
+      ...(this.mayReach(plan) ?? {}),
       onKill: () => this.deps.onKill?.(plan),
       changed: () => {
         if (!current()) return;
@@ -392,15 +428,14 @@ export class Vassal {
     this.update();
   }
 
-  /** The driver status of every main (non-extra) live worker. */
+  /** The driver status of every main (non-extra, non-exiled) worker slot. */
   private mainRuns(): RunStatus[] {
-    const main = this.slots.filter((s) => s.variant === undefined && !s.exiled);
-    return main.length === 0 ? [] : main.map((s) => s.run?.status ?? { ready: false, accepting: false, loyal: false });
+    return this.slots.filter((s) => s.variant === undefined && !s.exiled).map((s) => s.run?.status ?? { ready: false, accepting: false, loyal: false });
   }
 
   private onWorkerExit(slot: Slot, worker: Worker, r: ExitResult): void {
     this.lastExit = r;
-    const expected = this.stopping || slot.worker !== worker || r.reason === 'stopped' || r.reason === 'killed';
+    const expected = this.stopping || slot.stopping === true || slot.worker !== worker || r.reason === 'stopped' || r.reason === 'killed';
     if (this.alarms) {
       const lastLines = this.recent.toArray().filter((l) => l.pid === r.pid).slice(-SEGFAULT_CONTEXT_LINES).map((l) => l.line);
       this.alarms.onWorkerExit({ pid: r.pid, code: r.code, signal: r.signal, lastLines, expected: expected && r.reason !== 'killed' });
@@ -408,7 +443,10 @@ export class Vassal {
     if (slot.worker !== worker) return;
     slot.worker = undefined;
     slot.ready = false;
-    if (this.stopping) return;
+    if (this.stopping || slot.stopping) {
+      this.update();
+      return;
+    }
     if (r.code === EXILE_CODE || slot.retiring) {
       slot.exiled = true;
       if (slot.retiring) this.deps.log.info(`worker ${r.pid} stopped at its own request: not respawning`, { event: 'retired', pid: r.pid });
@@ -449,26 +487,47 @@ export class Vassal {
       slots.map(async (s) => {
         if (s.restartTimer) clearTimeout(s.restartTimer);
         s.restartTimer = undefined;
+        s.stopping = true;
         if (s.worker?.alive) await s.run?.stop();
       }),
     );
   }
 
-  private async attach(plan: VassalPlan): Promise<void> {
-    if (plan.config.logto) {
-      const out = new FileOutput(plan.config.logto);
-      await out.ready();
-      this.logto = out;
+  /** Builds what a plan needs besides its workers; nothing of the running version is touched. */
+  private async prepare(plan: VassalPlan): Promise<Attachments> {
+    const next: Attachments = {};
+    try {
+      // The cgroup first: the alarm triggers watch it, the workers join it.
+      await this.deps.isolation?.prepare(plan);
+      if (plan.config.logto) {
+        const out = new FileOutput((await this.deps.isolation?.logTarget(plan)) ?? plan.config.logto);
+        next.logto = out;
+        await out.ready();
+      }
+      if (this.deps.createAlarms) {
+        next.alarms = await this.deps.createAlarms({
+          vassal: this.name,
+          log: this.deps.log,
+          signalWorkers: (sig) => this.signalWorkers(sig),
+          pids: () => this.pids,
+          plan,
+        });
+      }
+    } catch (err) {
+      await closeAttachments(next);
+      throw err;
     }
-    if (this.deps.createAlarms) {
-      this.alarms = await this.deps.createAlarms({
-        vassal: this.name,
-        log: this.deps.log,
-        signalWorkers: (sig) => this.signalWorkers(sig),
-        pids: () => this.pids,
-        plan,
-      });
-    }
+    return next;
+  }
+
+  private mayReach(plan: VassalPlan): Pick<SpawnContext, 'mayReach'> | undefined {
+    const check = this.deps.isolation?.probeAccess(plan);
+    return check ? { mayReach: check } : undefined;
+  }
+
+  private adopt(a: Attachments): void {
+    this.alarms = a.alarms;
+    this.logto = a.logto;
   }
 
   private async detach(): Promise<void> {
@@ -501,6 +560,16 @@ export class Vassal {
     }
     this.deps.onChange?.(this);
   }
+}
+
+/** What a vassal holds besides its workers, built per plan. */
+interface Attachments {
+  alarms?: VassalAlarms | undefined;
+  logto?: FileOutput;
+}
+
+async function closeAttachments(a: Attachments): Promise<void> {
+  await Promise.all([a.alarms?.close(), a.logto?.close()]);
 }
 
 function driverOf(plan: VassalPlan): WorkerDriver {

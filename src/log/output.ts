@@ -70,8 +70,9 @@ export class FileOutput implements OutputSink {
   private droppedLines = 0;
   private closing: Promise<void> | undefined;
 
-  constructor(path: string) {
-    this.dest = new SonicBoom({ dest: path, append: true, mkdir: false, sync: false, maxLength: OUTPUT_BUFFER_BYTES });
+  /** A path, or a descriptor already opened for appending (tyrant mode opens it as the vassal's user). */
+  constructor(target: string | number) {
+    this.dest = new SonicBoom({ dest: target, append: true, mkdir: false, sync: false, maxLength: OUTPUT_BUFFER_BYTES });
     this.dest.on('drop', (data: string) => {
       this.droppedLines += countLines(data);
     });

@@ -202,7 +202,7 @@ export class UwsgiRun implements DriverRun {
   }
 
   private onControlClosed(): void {
-    if (this.curseTimer || this.stopped) return;
+    if (this.curseTimer || this.stopped || !this.worker.alive) return;
     this.curseTimer = setTimeout(() => {
       if (!this.worker.alive || this.stopped) return;
       this.o.ctx.log.warn(`uWSGI instance ${this.worker.pid} closed its emperor channel ${formatDuration(this.o.curseToleranceMs)} ago and still runs: killing it`, { event: 'cursed', pid: this.worker.pid });

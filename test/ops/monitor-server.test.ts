@@ -222,8 +222,11 @@ describe('a vassal\'s monitor server (ftw.monitor\'s protocol)', () => {
       return;
     }
     assert.equal(outcome.event, 'ready', outcome.msg);
-    const m = JSON.parse(await ask(port, 'perf_metrics\r\n')) as { memory: { rss: number; cgroup?: number } };
-    assert.ok((m.memory.cgroup ?? 0) > 1024 * 1024, `cgroup memory of a node worker: ${m.memory.cgroup}`);
+    // A node worker's heap grows past 1 MiB within moments of starting; the cgroup sees it.
+    await waitFor(async () => {
+      const m = JSON.parse(await ask(port, 'perf_metrics\r\n')) as { memory: { rss: number; cgroup?: number } };
+      return (m.memory.cgroup ?? 0) > 1024 * 1024;
+    }, { what: 'cgroup memory of a node worker above 1 MiB' });
     await unlink(join(f.dir, 'grouped.ini'));
     await f.emp.event('grouped.ini', 'stopped');
   });

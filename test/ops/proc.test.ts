@@ -9,13 +9,15 @@ test('the tree below a process includes grandchildren; stat and smaps_rollup giv
   // sh -> sh -> sleep: two levels below the root.
   const root = spawn('sh', ['-c', 'sh -c "sleep 30 & wait" & wait'], { stdio: 'ignore', detached: true });
   try {
-    const tree = await waitFor(async () => {
+    // Between fork and exec a shell's child is fleeting: wait until all three are settled.
+    const { tree, stats } = await waitFor(async () => {
       const t = await processTree([root.pid!]);
-      return t.length >= 3 ? t : undefined;
-    }, { what: 'three processes in the tree' });
+      if (t.length < 3) return undefined;
+      const st = await Promise.all(t.map(readProcStat));
+      return st.every((x) => x !== undefined && x.rssBytes > 0) ? { tree: t, stats: st } : undefined;
+    }, { what: 'three settled processes in the tree' });
     assert.equal(tree[0], root.pid);
-    const stats = await Promise.all(tree.map(readProcStat));
-    assert.ok(stats.every((s) => s !== undefined && s.rssBytes > 0 && s.cpuSeconds >= 0));
+    assert.ok(stats.every((s) => s !== undefined && s.cpuSeconds >= 0));
     assert.equal(stats[1]!.ppid, root.pid);
     const roll = await readSmapsRollup(root.pid!);
     assert.ok(roll && roll.rss > 0 && roll.pss > 0 && roll.pss <= roll.rss && roll.uss <= roll.rss);

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadVassalConfig } from '../../src/config/load.js';
 import type { UwsgiVassalConfig } from '../../src/config/types.js';
-import type { VassalPlan } from '../../src/core/plan.js';
+import { planVassal, type VassalPlan } from '../../src/core/plan.js';
 import { isEmperorError } from '../../src/errors.js';
 import { formatFlag, uwsgiArgv } from '../../src/uwsgi/argv.js';
 import { ConfigTooLarge, configPacket, fitsPacket } from '../../src/uwsgi/config-packet.js';
@@ -164,5 +164,33 @@ test('a [uwsgi] config whose binary is missing is refused with what to do', asyn
     rt.plan(spec, loaded.config as UwsgiVassalConfig, { includes: [], sets: [], env: { PATH: '/nonexistent' }, cwd: '/', cgroups: false, planBase: () => Promise.reject(new Error('not reached')) }),
     (e: unknown) => isEmperorError(e) && e.file === '/v/app.ini' && /uwsgi binary 'no-such-uwsgi-binary' is not in PATH: install uWSGI .* or name it with --uwsgi-binary/.test(e.message),
   );
+  await rt.close();
+});
+
+test('the seed fleet (werkzeug.xml, trac.ini, rails.yml, django.ini) plans unchanged: uWSGI’s own keys stay uWSGI’s', async () => {
+  const dir = join(FIXTURES, 'uwsgi-seed');
+  const rt = new UwsgiRuntime({ ...UWSGI_DEFAULTS, binary: '/bin/true', inherits: [] });
+  const flags: Record<string, string> = {};
+  for (const [name, format] of [['werkzeug.xml', 'xml'], ['trac.ini', 'ini'], ['rails.yml', 'yaml'], ['django.ini', 'ini']] as const) {
+    const path = join(dir, name);
+    const spec = { name, source: dir, revision: '1', config: { text: await readFile(path, 'utf8'), format, path } };
+    const loaded = loadVassalConfig(spec.config, { name, hostname: 'h', env: {} });
+    assert.equal(loaded.kind, 'uwsgi', name);
+    const plan = await rt.plan(spec, loaded.config as UwsgiVassalConfig, {
+      includes: [],
+      sets: [],
+      env: { PATH: '/usr/bin:/bin' },
+      cwd: dir,
+      cgroups: false,
+      // chdir = /opt/djangoapp001 does not exist here: uWSGI's chdir is uWSGI's, the emperor starts it in the config's directory.
+      planBase: (config, env) => planVassal(spec, config, { env, defaultCwd: dir, isRoot: false }),
+    });
+    assert.deepEqual(plan.worker.argv.slice(2), [path]);
+    assert.equal(plan.worker.cwd, dir);
+    assert.equal(plan.worker.pidns, false);
+    assert.equal(plan.driver?.kind, 'uwsgi');
+    flags[name] = plan.worker.argv[1]!;
+  }
+  assert.deepEqual(flags, { 'werkzeug.xml': '--xml', 'trac.ini': '--ini', 'rails.yml': '--yaml', 'django.ini': '--ini' });
   await rt.close();
 });
