@@ -19,7 +19,7 @@ export interface OutputSink {
 /** Largest amount of output waiting for a slow reader; past it even emperor events are dropped. */
 export const OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024;
 /** Past this much waiting output, vassal lines are dropped so the emperor's own events still get through. */
-export const LINE_BUFFER_BYTES = 16 * 1024 * 1024;
+export const LINE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Bytes a SonicBoom holds that the reader has not taken yet (its internal counter). */
 function buffered(dest: SonicBoom): number {
@@ -112,14 +112,14 @@ export class FileOutput implements OutputSink {
   }
 }
 
-function flush(dest: SonicBoom): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      dest.flush(() => resolve());
-    } catch {
-      resolve();
-    }
-  });
+/**
+ * Resolves once everything written so far has reached the descriptor, or after `timeoutMs` when
+ * the reader is stuck (then the rest is lost with the process). SonicBoom's own flush() does not
+ * wait when it buffers nothing on purpose (minLength 0), so its counter is watched instead.
+ */
+async function flush(dest: SonicBoom, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (buffered(dest) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
 function countLines(data: string): number {
