@@ -17,6 +17,9 @@
  *   --uid N              setuid(N) (needs --gid, so a worker never keeps group 0 by accident)
  *   --no-new-privs       prctl(PR_SET_NO_NEW_PRIVS): setuid binaries cannot raise privileges
  *   --parent PID         the process that spawned us (default: our parent at start)
+ *   --listen-fds N       fds 3..3+N-1 are listening sockets passed the way systemd passes them
+ *                        (sd_listen_fds(3)): PROGRAM gets LISTEN_FDS=N and LISTEN_PID=its own pid
+ *                        (with --pidns, the pid inside the namespace), blocking and inheritable
  *
  * Exit: 126 and "emperor-exec: <what>: <reason>" on stderr when setting up fails; 127 when
  * PROGRAM cannot be executed. Otherwise the exit is PROGRAM's own (it replaces this process, or
@@ -52,6 +55,7 @@ struct options {
   const char *init_groups;
   int no_new_privs;
   pid_t parent;
+  int listen_fds; /* fds 3..3+listen_fds-1 are passed listening sockets */
   char **argv; /* PROGRAM ARGS..., NULL-terminated */
 };
 
@@ -95,11 +99,15 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (strcmp(a, "--gid") == 0) { o->gid = parse_id(a, v, 4294967294L); i++; }
     else if (strcmp(a, "--parent") == 0) { o->parent = (pid_t)parse_id(a, v, 4194304L); i++; }
     else if (strcmp(a, "--init-groups") == 0 && v != NULL) { o->init_groups = v; i++; }
+    else if (strcmp(a, "--listen-fds") == 0) { o->listen_fds = (int)parse_id(a, v, 1024L); i++; }
     else fail(0, "unknown option or missing value: %s (usage: emperor-exec [options] -- PROGRAM ARGS...)", a);
   }
   if (i + 1 >= argc) fail(0, "no PROGRAM after \"--\" (usage: emperor-exec [options] -- PROGRAM ARGS...)");
   if (o->uid >= 0 && o->gid < 0) fail(0, "--uid needs --gid");
   if (o->init_groups != NULL && o->gid < 0) fail(0, "--init-groups needs --gid");
+  for (int fd = 3; fd < 3 + o->listen_fds; fd++) {
+    if (fcntl(fd, F_GETFD) < 0) fail(errno, "--listen-fds %d: fd %d", o->listen_fds, fd);
+  }
   o->argv = argv + i + 1;
 }
 
@@ -139,9 +147,32 @@ static void die_with_parent(pid_t expected) {
   if (getppid() != expected) fail(0, "the spawning process %d is gone", (int)expected);
 }
 
-static void run(char **argv) {
-  execvp(argv[0], argv);
-  fprintf(stderr, "emperor-exec: cannot run %s: %s\n", argv[0], strerror(errno));
+/* As systemd hands sockets over (NonBlocking=no): blocking, inheritable, and announced to the
+ * process that will hold them. LISTEN_PID is that process's own pid as it sees it, which only the
+ * final process can know (in a pid namespace the emperor sees another number). */
+static void announce_listen_fds(int n) {
+  char value[32];
+  for (int fd = 3; fd < 3 + n; fd++) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) fail(errno, "cannot make fd %d blocking", fd);
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl & ~FD_CLOEXEC) < 0) fail(errno, "cannot make fd %d inheritable", fd);
+  }
+  snprintf(value, sizeof value, "%d", n);
+  if (setenv("LISTEN_FDS", value, 1) != 0) fail(errno, "cannot set LISTEN_FDS");
+  snprintf(value, sizeof value, "%d", (int)getpid());
+  if (setenv("LISTEN_PID", value, 1) != 0) fail(errno, "cannot set LISTEN_PID");
+}
+
+/* The helper processes that stay outside PROGRAM (with --pidns) must not keep its sockets. */
+static void close_listen_fds(int n) {
+  for (int fd = 3; fd < 3 + n; fd++) close(fd);
+}
+
+static void run(const struct options *o) {
+  if (o->listen_fds > 0) announce_listen_fds(o->listen_fds);
+  execvp(o->argv[0], o->argv);
+  fprintf(stderr, "emperor-exec: cannot run %s: %s\n", o->argv[0], strerror(errno));
   _exit(EXIT_EXEC);
 }
 
@@ -229,6 +260,7 @@ static void run_in_pidns(const struct options *o) {
 
   if (c > 0) { /* H */
     close(report[1]);
+    close_listen_fds(o->listen_fds);
     char started;
     int status, c_status;
     if (read_full(report[0], &started, 1)) {
@@ -255,8 +287,9 @@ static void run_in_pidns(const struct options *o) {
   if (g == 0) { /* G */
     drop_credentials(o);
     die_with_parent(1);
-    run(o->argv);
+    run(o);
   }
+  close_listen_fds(o->listen_fds);
   write_full(report[1], "", 1);
   for (;;) { /* as init: reap every orphan until G itself ends */
     int status;
@@ -284,6 +317,6 @@ int main(int argc, char **argv) {
   if (o.pidns) run_in_pidns(&o);
   drop_credentials(&o);
   die_with_parent(o.parent);
-  run(o.argv);
+  run(&o);
   return EXIT_EXEC;
 }
