@@ -4,7 +4,7 @@
  * for an event, then cause it, so the measured time is what an outside observer sees.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { killGroup } from './cleanup.js';
@@ -71,8 +71,7 @@ export class EmperorUnderTest {
     ctx.cleanup.add(`remove ${work}`, async () => (await import('node:fs/promises')).rm(work, { recursive: true, force: true }));
     const extra: string[] = ['--log-format', 'json', '--state-dir', join(work, 'state')];
     if (ctx.features.hasOption('--control')) extra.push('--control', join(work, 'control.sock'));
-    const cli = relative(ctx.root, join(ctx.root, 'src/cli/main.ts'));
-    const nodeArgs = [...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), '--import', 'tsx', cli, ...opts.args, ...extra];
+    const nodeArgs = [...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), ...emperorEntry(ctx.root), ...opts.args, ...extra];
     let file = process.execPath;
     let argv = nodeArgs;
     let shown = `node ${nodeArgs.map(quote).join(' ')}`;
@@ -227,6 +226,19 @@ export class EmperorUnderTest {
       w!.resolve(arrival);
     }
   }
+}
+
+/**
+ * How the emperor is started: from source through tsx (as the tests run it), or with
+ * BENCH_EMPEROR=dist the compiled build (`npm run build`), as the installed `emperor` runs.
+ */
+export function emperorEntry(root: string): string[] {
+  if (process.env.BENCH_EMPEROR === 'dist') {
+    const main = join(root, 'dist/src/cli/main.js');
+    if (!existsSync(main)) throw new Error(`BENCH_EMPEROR=dist, but ${relative(root, main)} does not exist: run npm run build first`);
+    return [relative(root, main)];
+  }
+  return ['--import', 'tsx', 'src/cli/main.ts'];
 }
 
 /** A shell word that reads back as `a`. */

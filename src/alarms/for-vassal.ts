@@ -4,12 +4,19 @@
  */
 import type { AlarmHost, VassalAlarms } from '../core/vassal.js';
 import type { PluginTable } from '../plugin-table.js';
+import type { CmdSandbox } from './actions/cmd.js';
 import { AlarmSubsystem } from './subsystem.js';
 
 export async function createVassalAlarms(host: AlarmHost, plugins: PluginTable): Promise<VassalAlarms | undefined> {
   const { config, worker, credentials, cgroup } = host.plan;
   if (config.alarms.length === 0) return undefined;
   const creds = credentials ?? (worker.uid !== undefined && worker.gid !== undefined ? { uid: worker.uid, gid: worker.gid } : undefined);
+  // cmd: actions are held like the workers: same cgroup, same kind of namespace, same groups.
+  const sandbox: CmdSandbox = {
+    ...(worker.cgroupProcs ? { cgroupProcs: worker.cgroupProcs } : {}),
+    ...(worker.pidns ? { pidns: true } : {}),
+    ...(worker.initGroups !== undefined ? { initGroups: worker.initGroups } : {}),
+  };
   return AlarmSubsystem.create(config, {
     vassal: host.vassal,
     log: host.log,
@@ -18,6 +25,7 @@ export async function createVassalAlarms(host: AlarmHost, plugins: PluginTable):
     ...(creds ? { credentials: { uid: creds.uid, gid: creds.gid } } : {}),
     ...(worker.cwd ? { cwd: worker.cwd } : {}),
     env: { ...worker.env },
+    sandbox,
     ...(cgroup ? { cgroupPath: cgroup.path } : {}),
     resolveAction: (prefix) => plugins.action(prefix),
     resolveTrigger: (option) => plugins.trigger(option),

@@ -10,6 +10,7 @@ import type { AlarmDef, VassalConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { AlarmAction, AlarmActionFactory, AlarmActionHost, AlarmFiring, TriggerFactory, TriggerHost } from '../plugin.js';
 import { BUILTIN_ACTIONS } from './actions/index.js';
+import type { CmdActionHost, CmdSandbox } from './actions/cmd.js';
 import { BacklogWatcher } from './backlog.js';
 import { crashReport } from './crash.js';
 import type { WorkerExit } from './exit.js';
@@ -33,6 +34,8 @@ export interface AlarmSubsystemHost {
   credentials?: { uid: number; gid: number };
   cwd?: string;
   env?: Record<string, string>;
+  /** How the vassal's workers are held (cgroup, pid namespace, groups): cmd: actions are held alike. */
+  sandbox?: CmdSandbox;
   cgroupPath?: string;
   /** Current worker pids (alarm-backlog looks at their listening sockets). */
   pids(): number[];
@@ -347,13 +350,14 @@ export class AlarmSubsystem {
 
   private async buildAlarms(config: AlarmConfig): Promise<void> {
     const sharedLane = config.alarmCheap ? new ActionLane({ signal: this.ac.signal }) : undefined;
-    const actionHost: AlarmActionHost = {
+    const actionHost: CmdActionHost = {
       vassal: this.host.vassal,
       log: this.log,
       signalWorkers: (sig) => this.host.signalWorkers(sig),
       ...(this.host.credentials ? { credentials: this.host.credentials } : {}),
       ...(this.host.cwd !== undefined ? { cwd: this.host.cwd } : {}),
       ...(this.host.env !== undefined ? { env: this.host.env } : {}),
+      ...(this.host.sandbox !== undefined ? { sandbox: this.host.sandbox } : {}),
     };
     for (const def of config.alarms) {
       if (!ALARM_NAME.test(def.name)) {

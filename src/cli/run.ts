@@ -101,9 +101,12 @@ export async function run(monitors: string[], opts: RunOptions): Promise<void> {
   });
 
   let stopping = false;
-  const exit = async (code: number): Promise<never> => {
-    await flush();
-    process.exit(code);
+  // The first reason to exit decides the code: a second SIGTERM's kill (1) is not overtaken by the
+  // graceful stop (0) that completes once the kill has emptied the fleet.
+  let exiting: Promise<never> | undefined;
+  const exit = (code: number): Promise<never> => {
+    exiting ??= flush().then(() => process.exit(code));
+    return exiting;
   };
   const onStop = (sig: NodeJS.Signals): void => {
     if (stopping) {

@@ -21,6 +21,11 @@ export interface SpawnContext {
   log: Logger;
   /** Aborts when the vassal stops. */
   signal: AbortSignal;
+  /**
+   * The vassal's on-demand socket, which the driver hands to the worker its own way (the process
+   * driver as systemd does: fd 3, LISTEN_FDS, LISTEN_PID; uWSGI: fd 0).
+   */
+  listenSocket?: ListenSocket;
   /** Tyrant mode: probes check paths with the vassal user's rights (see ProbeOptions.mayReach). */
   mayReach?: (kind: 'file' | 'unix', path: string) => Promise<boolean>;
   /** Runs with a SIGKILL of the worker's group: kills what left the group (its cgroup). */
@@ -33,6 +38,24 @@ export interface SpawnContext {
   idle(): void;
   /** The worker asks for reinforcements: the vassal adds an extra instance of this variant. */
   reinforce(variant: string): void;
+}
+
+export interface ListenSocket {
+  /** The emperor's listening descriptor. */
+  fd: number;
+  /** For LISTEN_FDNAMES. */
+  name: string;
+}
+
+/** The spec with the socket as systemd passes one (sd_listen_fds(3)): fd 3, LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES. */
+export function withListenSocket(spec: WorkerSpec, socket: ListenSocket | undefined): WorkerSpec {
+  if (!socket) return spec;
+  return {
+    ...spec,
+    extraFds: [socket.fd, ...(spec.extraFds ?? [])],
+    listenFds: 1,
+    env: { ...spec.env, LISTEN_FDNAMES: socket.name },
+  };
 }
 
 /** What a driver says of one worker, for state and stats. */
@@ -81,7 +104,7 @@ export const processDriver: WorkerDriver = {
   spawn(ctx: SpawnContext): DriverRun {
     const { plan, log } = ctx;
     const { stopSignal, stopTimeout } = plan.config;
-    const worker = Worker.spawn(ctx.spec, ctx.onLine);
+    const worker = Worker.spawn(withListenSocket(ctx.spec, ctx.listenSocket), ctx.onLine);
     const status: RunStatus = { ready: false, accepting: false, loyal: false };
     let stopping = false;
     const stop = async (): Promise<ExitResult> => {

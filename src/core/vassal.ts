@@ -1,19 +1,29 @@
 /**
  * One vassal: an object in the emperor (not a process of its own) that owns its workers, their
- * output, its alarm subsystem and its restart backoff. The emperor serializes the calls it makes
- * (start, reload, stop); worker exits arrive at any time and are checked against what is current.
+ * output, its alarm subsystem, its restart backoff and its on-demand socket. The emperor
+ * serializes the calls it makes (start, reload, stop); worker exits, connections and idleness
+ * arrive at any time and are checked against what is current.
+ *
+ * On demand, the vassal waits with its socket armed and no worker; the first connection starts
+ * its workers, which inherit the socket. When every worker has finished cleanly (exit 0, or a
+ * uWSGI instance asked to stop), or no connection was seen for `idle` seconds, it waits again on
+ * the same socket: clients arriving meanwhile queue in the backlog.
  */
 import type { VassalIsolation } from '../isolation/isolation.js';
 import type { Logger } from '../log/logger.js';
 import { FileOutput, type OutputSink } from '../log/output.js';
 import { describeExit, EXILE_CODE, formatDuration, type ExitResult } from './exit.js';
 import { processDriver, type DriverRun, type RunStatus, type SpawnContext, type WorkerDriver } from './driver.js';
+import { IdleWatch } from './idle-watch.js';
+import { listenFdName, socketForPlan } from './on-demand.js';
+import type { OnDemandSocket } from './on-demand-socket.js';
 import type { VassalPlan } from './plan.js';
 import { Ring } from './ring.js';
 import { Backoff, type BackoffSettings } from './throttle.js';
 import type { Worker } from './worker.js';
 
-export type VassalState = 'starting' | 'running' | 'reloading' | 'backoff' | 'stopping' | 'stopped' | 'exiled';
+/** `waiting`: on demand, its socket armed, no worker running. */
+export type VassalState = 'waiting' | 'starting' | 'running' | 'reloading' | 'backoff' | 'stopping' | 'stopped' | 'exiled';
 
 /** What the vassal tells its alarm subsystem (src/alarms). */
 export interface VassalAlarms {
@@ -65,6 +75,8 @@ interface Slot {
   retiring?: boolean;
   /** Being stopped by the vassal (reload, surplus, stop): its exit is no crash. */
   stopping?: boolean;
+  /** On demand: finished cleanly (exit 0, or stopped at its own request); not respawned. */
+  done?: boolean;
 }
 
 /** One worker slot as stats show it: its live worker, or when it restarts after a crash. */
@@ -105,6 +117,10 @@ export class Vassal {
   private readonly backoff: Backoff;
   private alarms: VassalAlarms | undefined;
   private logto: FileOutput | undefined;
+  private socket: OnDemandSocket | undefined;
+  private idleWatch: IdleWatch | undefined;
+  /** Set while an on-demand vassal stops its workers to wait again. */
+  private switching: Promise<void> | undefined;
   private stopping = false;
   private reloading = false;
   private stopped: Promise<void> | undefined;
@@ -130,6 +146,11 @@ export class Vassal {
 
   get ready(): boolean {
     return this.currentState === 'running';
+  }
+
+  /** The on-demand socket's address (`127.0.0.1:8080`, a path), undefined when not on demand. */
+  get onDemand(): string | undefined {
+    return this.socket?.describe();
   }
 
   /** Every worker slot, for stats, status and health checks. */
@@ -185,10 +206,14 @@ export class Vassal {
     return () => this.lineListeners.delete(fn);
   }
 
-  /** Prepares the cgroup, log file and alarms of the current plan, then spawns every worker. */
+  /**
+   * Prepares the cgroup, log file, alarms and on-demand socket of the current plan, then spawns
+   * every worker, or on demand waits for the first connection.
+   */
   async start(): Promise<void> {
     this.adopt(await this.prepare(this.plan));
-    this.spawnAll();
+    if (this.socket) this.wait();
+    else this.spawnAll();
   }
 
   private spawnAll(): void {
@@ -196,29 +221,119 @@ export class Vassal {
     this.readyAt = undefined;
     this.slots = Array.from({ length: this.plan.config.processes }, (_, i) => newSlot(i + 1));
     for (const slot of this.slots) this.spawn(slot);
+    this.syncIdleWatch();
     this.update();
+  }
+
+  /** On demand: no worker, the socket armed for the next client. */
+  private wait(): void {
+    const sock = this.socket;
+    if (!sock || this.stopping) return;
+    this.stopIdleWatch();
+    this.slots = [];
+    this.readyAt = undefined;
+    sock.arm(
+      () => this.onConnection(sock),
+      (err) => this.onSocketError(sock, err),
+    );
+    this.deps.log.info(`waiting for a connection on ${sock.describe()}`, { event: 'waiting', socket: sock.describe() });
+    this.update();
+  }
+
+  private onConnection(sock: OnDemandSocket): void {
+    if (sock !== this.socket || this.stopping || this.switching || this.slots.length > 0) return;
+    this.deps.log.info(`a client connected to ${sock.describe()}: starting`, { event: 'on-demand', socket: sock.describe() });
+    this.spawnAll();
+  }
+
+  private onSocketError(sock: OnDemandSocket, err: Error): void {
+    this.deps.log.error(`cannot watch ${sock.describe()} for connections: ${err.message}; trying again in 1 s`, { event: 'socket-error', socket: sock.describe() });
+    const timer = setTimeout(() => {
+      if (sock === this.socket && !this.stopping && this.slots.length === 0 && !sock.isArmed) this.wait();
+    }, 1000);
+    this.abort.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  }
+
+  /** Stops every worker and extra, then waits for the next connection on the same socket. */
+  private backToWaiting(why: string): void {
+    const sock = this.socket;
+    if (!sock || this.switching || this.stopping) return;
+    this.stopIdleWatch();
+    this.deps.log.info(`${why}: ${this.pids.length > 0 ? 'stopping its workers and ' : ''}waiting again on ${sock.describe()}`, { event: 'idle', socket: sock.describe() });
+    let finished!: () => void;
+    this.switching = new Promise((resolve) => (finished = resolve));
+    this.update();
+    void this.stopWorkers(this.slots).finally(() => {
+      this.switching = undefined;
+      finished();
+      if (this.socket && !this.stopping && !this.reloading) this.wait();
+      else this.update();
+    });
+  }
+
+  /** Stops the workers once no connection has been seen for `idle` seconds (when they do not stop on their own). */
+  private syncIdleWatch(): void {
+    const sock = this.socket;
+    const wanted = sock !== undefined && this.plan.config.idle !== undefined && this.slots.length > 0 && !this.stopping;
+    if (!wanted) {
+      this.stopIdleWatch();
+      return;
+    }
+    if (this.idleWatch) return;
+    const watch = new IdleWatch({
+      address: sock.address,
+      idleMs: () => (this.plan.config.idle === undefined ? undefined : this.plan.config.idle * 1000),
+      onIdle: () => {
+        if (this.idleWatch !== watch) return;
+        this.idleWatch = undefined;
+        if (this.reloading) return; // the reload starts a new watch
+        this.backToWaiting(`no connection for ${formatDuration((this.plan.config.idle ?? 0) * 1000)}`);
+      },
+      onError: (err) => this.deps.log.warn(`cannot read the connection tables for idle: ${err.message}`, { event: 'idle-error' }),
+    });
+    this.idleWatch = watch;
+    watch.start();
+  }
+
+  private stopIdleWatch(): void {
+    void this.idleWatch?.close();
+    this.idleWatch = undefined;
+  }
+
+  /** Waiting on its socket, no worker. */
+  private isWaiting(): boolean {
+    return this.socket !== undefined && this.slots.length === 0 && !this.switching;
   }
 
   /** Applies a new plan the way its config asks: restart, rolling, or a signal. */
   async reload(plan: VassalPlan): Promise<void> {
     if (this.stopping) return;
+    // An on-demand vassal on its way back to waiting gets there first.
+    await this.switching;
+    if (this.stopping) return;
     this.reloads++;
     this.lastModAt = Date.now();
     this.configError = undefined;
     this.backoff.reset();
-    const from = driverOf(this.plan);
-    const sameKind = from.kind === driverOf(plan).kind;
-    // Workers of another kind are replaced, whatever the new config's reload mode says.
-    const mode = sameKind ? plan.config.reload : ({ mode: 'restart' } as const);
-    const inPlace = sameKind && from.reloadsInPlace(this.plan, plan) && this.slots.length > 0 && this.slots.every((s) => s.worker?.alive && s.run?.reload && !s.retiring);
-    const how = inPlace ? 'in place' : mode.mode === 'signal' ? `signal ${mode.signal}` : mode.mode;
-    // What the new config needs besides workers (cgroup, log file, alarms) is built before any
-    // worker is touched: if that fails, the reload is refused and the running version keeps running.
+    // What the new config needs besides workers (cgroup, log file, alarms, socket) is built before
+    // any worker is touched: if that fails, the reload is refused and the running version keeps running.
     const next = await this.prepare(plan);
     if (this.stopping) {
-      await closeAttachments(next);
+      await this.release(next);
       return;
     }
+    if (this.isWaiting()) {
+      await this.reloadWaiting(plan, next);
+      return;
+    }
+    const from = driverOf(this.plan);
+    const sameKind = from.kind === driverOf(plan).kind;
+    // Workers of another kind, or that hold another socket, are replaced, whatever the new
+    // config's reload mode says.
+    const sameSocket = next.socket === this.socket;
+    const mode = sameKind && sameSocket ? plan.config.reload : ({ mode: 'restart' } as const);
+    const inPlace = sameKind && sameSocket && from.reloadsInPlace(this.plan, plan) && this.slots.length > 0 && this.slots.every((s) => s.worker?.alive && s.run?.reload && !s.retiring);
+    const how = inPlace ? 'in place' : mode.mode === 'signal' ? `signal ${mode.signal}` : mode.mode;
     this.deps.log.info(`reloading (${how})`, { event: 'reload', mode: inPlace ? 'in-place' : mode.mode });
     const previous = this.plan;
     this.reloading = true;
@@ -236,7 +351,29 @@ export class Vassal {
       }
     } finally {
       this.reloading = false;
-      this.update();
+      // On demand, workers that finished during the reload send the vassal back to waiting now.
+      if (!this.settleOnDemand()) this.syncIdleWatch();
+    }
+  }
+
+  /**
+   * A waiting on-demand vassal takes the new config without starting (as uWSGI only updates
+   * last_mod): it applies at the next connection. One that is no longer on demand starts now.
+   */
+  private async reloadWaiting(plan: VassalPlan, next: Attachments): Promise<void> {
+    // Disarmed meanwhile, so no worker starts with the old plan; re-armed below, and a client
+    // that came meanwhile starts the new version at once.
+    this.socket?.disarm();
+    await this.detach(next);
+    this.plan = plan;
+    this.adopt(next);
+    if (this.stopping) return;
+    if (this.socket) {
+      this.deps.log.info('config updated; it applies at the next connection', { event: 'reload', mode: 'waiting' });
+      this.wait();
+    } else {
+      this.deps.log.info('config updated and no longer on demand: starting', { event: 'reload', mode: 'restart' });
+      this.spawnAll();
     }
   }
 
@@ -249,9 +386,15 @@ export class Vassal {
   /** SIGKILL to every worker group at once: the emperor is going down hard. */
   kill(): void {
     this.stopping = true;
+    this.stopIdleWatch();
     for (const s of this.slots) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.worker?.kill();
+    }
+    try {
+      this.socket?.closeNow();
+    } catch (err) {
+      this.deps.log.error(`cannot close ${this.socket?.describe()}: ${(err as Error).message}`, { event: 'socket-error' });
     }
   }
 
@@ -276,6 +419,8 @@ export class Vassal {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
+    this.stopIdleWatch();
+    this.socket?.disarm();
     this.update();
     this.abort.abort();
     for (const s of this.slots) {
@@ -293,7 +438,7 @@ export class Vassal {
 
   /** Each worker applies the new plan itself (uWSGI: a graceful reload): same processes, no gap. */
   private async reloadInPlace(plan: VassalPlan, next: Attachments): Promise<void> {
-    await this.detach();
+    await this.detach(next);
     this.plan = plan;
     this.adopt(next);
     const began = Date.now();
@@ -311,9 +456,9 @@ export class Vassal {
     const old = this.slots;
     for (const s of old) if (s.restartTimer) clearTimeout(s.restartTimer);
     await this.stopWorkers(old);
-    await this.detach();
+    await this.detach(next);
     if (this.stopping) {
-      await closeAttachments(next);
+      await this.release(next);
       return;
     }
     this.plan = plan;
@@ -323,7 +468,7 @@ export class Vassal {
 
   /** New workers one by one, each ready before an old one stops: the service never goes dark. */
   private async reloadRolling(plan: VassalPlan, next: Attachments): Promise<void> {
-    await this.detach();
+    await this.detach(next);
     this.plan = plan;
     this.adopt(next);
     const count = plan.config.processes;
@@ -349,7 +494,7 @@ export class Vassal {
   }
 
   private async reloadBySignal(plan: VassalPlan, sig: NodeJS.Signals, next: Attachments): Promise<void> {
-    await this.detach();
+    await this.detach(next);
     this.plan = plan;
     this.adopt(next);
     this.signalWorkers(sig);
@@ -380,6 +525,7 @@ export class Vassal {
       onLine: (line, w) => this.onLine(line, w.pid),
       log: this.deps.log,
       signal: this.abort.signal,
+      ...(this.socket ? { listenSocket: { fd: this.socket.fd, name: listenFdName(this.name) } } : {}),
       ...(this.mayReach(plan) ?? {}),
       onKill: () => this.deps.onKill?.(plan),
       changed: () => {
@@ -413,13 +559,14 @@ export class Vassal {
   private retire(slot: Slot): void {
     if (this.stopping || slot.retiring || !slot.worker?.alive) return;
     slot.retiring = true;
-    this.deps.log.info(`worker ${slot.worker.pid} asks to stop (idle): stopping it, not respawning`, { event: 'idle-stop', pid: slot.worker.pid });
+    const then = this.socket && slot.variant === undefined ? 'the vassal waits for a connection once its workers are done' : 'not respawning';
+    this.deps.log.info(`worker ${slot.worker.pid} asks to stop (idle): stopping it, ${then}`, { event: 'idle-stop', pid: slot.worker.pid });
     void slot.run?.stop();
   }
 
   /** An extra instance a worker asked for (uWSGI broodlord: a zerg): stopped with the vassal. */
   private addExtra(variant: string): void {
-    if (this.stopping || this.reloading) return;
+    if (this.stopping || this.reloading || this.switching) return;
     const slot = newSlot(Math.max(0, ...this.slots.map((s) => s.id)) + 1);
     slot.variant = variant;
     this.slots.push(slot);
@@ -447,13 +594,19 @@ export class Vassal {
       this.update();
       return;
     }
+    if (this.socket && slot.variant === undefined && r.code !== EXILE_CODE && ((r.code === 0 && r.signal === null) || slot.retiring)) {
+      slot.done = true;
+      this.deps.log.info(`worker ${r.pid} ${slot.retiring ? 'stopped at its own request' : 'exited cleanly'}: not respawned before the next connection`, { event: 'done', pid: r.pid });
+      this.settleOnDemand();
+      return;
+    }
     if (r.code === EXILE_CODE || slot.retiring) {
       slot.exiled = true;
       if (slot.retiring) this.deps.log.info(`worker ${r.pid} stopped at its own request: not respawning`, { event: 'retired', pid: r.pid });
       else this.deps.log.info(`worker ${r.pid} exited with code ${EXILE_CODE}: not respawning`, { event: 'exiled', pid: r.pid });
       // An extra instance that is done leaves no trace; a main worker stays, exiled, until a reload.
       if (slot.variant !== undefined) this.slots = this.slots.filter((s) => s !== slot);
-      this.update();
+      if (!this.settleOnDemand()) this.update();
       return;
     }
     const delay = this.backoff.crashed();
@@ -471,6 +624,21 @@ export class Vassal {
       }, delay);
     }
     this.update();
+  }
+
+  /**
+   * On demand: once every main worker is done (some may be exiled, not all), the vassal waits
+   * again. Returns true when it goes back to waiting.
+   */
+  private settleOnDemand(): boolean {
+    const main = this.slots.filter((s) => s.variant === undefined);
+    const finished = main.length > 0 && main.every((s) => s.done || s.exiled) && main.some((s) => s.done);
+    if (!this.socket || !finished || this.reloading || this.stopping) {
+      this.update();
+      return false;
+    }
+    this.backToWaiting('every worker finished');
+    return true;
   }
 
   private onLine(line: string, pid: number): void {
@@ -513,8 +681,11 @@ export class Vassal {
           plan,
         });
       }
+      // Last: the same address keeps the socket the vassal holds (and the clients in its backlog).
+      const socket = await socketForPlan(plan, this.socket);
+      if (socket) next.socket = socket;
     } catch (err) {
-      await closeAttachments(next);
+      await this.release(next);
       throw err;
     }
     return next;
@@ -528,22 +699,30 @@ export class Vassal {
   private adopt(a: Attachments): void {
     this.alarms = a.alarms;
     this.logto = a.logto;
+    this.socket = a.socket;
   }
 
-  private async detach(): Promise<void> {
-    const alarms = this.alarms;
-    const logto = this.logto;
+  /** Closes the current attachments, except a socket that `next` keeps. */
+  private async detach(next?: Attachments): Promise<void> {
+    const current: Attachments = { alarms: this.alarms, ...(this.logto ? { logto: this.logto } : {}), ...(this.socket ? { socket: this.socket } : {}) };
     this.alarms = undefined;
     this.logto = undefined;
-    await Promise.all([alarms?.close(), logto?.close()]);
+    this.socket = undefined;
+    await closeAttachments(current, next?.socket);
+  }
+
+  /** Closes attachments that were built and not adopted, except the socket the vassal holds. */
+  private release(a: Attachments): Promise<void> {
+    return closeAttachments(a, this.socket);
   }
 
   private update(): void {
     const prev = this.currentState;
     let next: VassalState;
-    const live = this.slots.filter((s) => !s.exiled && s.variant === undefined);
-    if (this.stopping) next = 'stopping';
+    const live = this.slots.filter((s) => !s.exiled && !s.done && s.variant === undefined);
+    if (this.stopping || this.switching) next = 'stopping';
     else if (this.reloading) next = 'reloading';
+    else if (this.socket && this.slots.length === 0) next = 'waiting';
     else if (this.slots.length > 0 && live.length === 0) next = 'exiled';
     else if (live.some((s) => s.restartTimer)) next = 'backoff';
     else if (live.length > 0 && live.every((s) => s.ready)) next = 'running';
@@ -566,10 +745,12 @@ export class Vassal {
 interface Attachments {
   alarms?: VassalAlarms | undefined;
   logto?: FileOutput;
+  /** On demand: the listening socket (the same object across reloads that keep its address). */
+  socket?: OnDemandSocket;
 }
 
-async function closeAttachments(a: Attachments): Promise<void> {
-  await Promise.all([a.alarms?.close(), a.logto?.close()]);
+async function closeAttachments(a: Attachments, keepSocket?: OnDemandSocket): Promise<void> {
+  await Promise.all([a.alarms?.close(), a.logto?.close(), a.socket === keepSocket ? undefined : a.socket?.close()]);
 }
 
 function driverOf(plan: VassalPlan): WorkerDriver {

@@ -25,6 +25,14 @@ export interface WorkerSpec {
   /** Extra descriptors passed as fd 3, 4, … (on-demand sockets). */
   extraFds?: readonly number[];
   /**
+   * The first N extraFds are listening sockets handed over as systemd does (sd_listen_fds): the
+   * program gets LISTEN_FDS=N and LISTEN_PID=its own pid. Needs the exec helper, which alone can
+   * set LISTEN_PID in the final process.
+   */
+  listenFds?: number;
+  /** A descriptor for fd 0 instead of /dev/null (uWSGI looks for an inherited socket there). */
+  stdin?: number;
+  /**
    * Socketpairs to talk with the worker (the uWSGI emperor protocol), after extraFds: channel i
    * is fd 3 + extraFds.length + i in the worker and `Worker.channels[i]` here.
    */
@@ -72,13 +80,17 @@ export class Worker {
       gid: spec.gid,
       initGroups: spec.initGroups,
       noNewPrivs: spec.noNewPrivs,
+      listenFds: spec.listenFds,
     };
+    if (!helper && (spec.listenFds ?? 0) > 0) {
+      return Worker.failed('cannot hand over a listening socket: the exec helper is not built (`node src/native/build.mjs`), and only it can set LISTEN_PID for the program');
+    }
     const file = helper ?? program;
     const argv = helper ? execHelperArgs(helperOpts, program, args) : args;
     const extraFds = spec.extraFds ?? [];
     // Node makes every 'pipe' past stdio 2 a socketpair: the worker gets its end as that fd.
     const channelPipes = Array.from({ length: spec.channels ?? 0 }, () => 'pipe' as const);
-    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', helper ? 'ignore' : 'pipe', ...extraFds, ...channelPipes];
+    const stdio: Array<'ignore' | 'pipe' | number> = [spec.stdin ?? 'ignore', 'pipe', helper ? 'ignore' : 'pipe', ...extraFds, ...channelPipes];
     const startedAt = Date.now();
     let child: ChildProcess;
     try {
@@ -93,10 +105,7 @@ export class Worker {
         ...(helper ? {} : { uid: spec.uid, gid: spec.gid }),
       });
     } catch (err) {
-      const failed: ExitResult = { pid: -1, code: null, signal: null, reason: 'spawn-failed', forced: false, durationMs: 0, error: (err as Error).message };
-      const w = new Worker({ pid: -1 } as ChildProcess, Promise.resolve(failed));
-      w.done = true;
-      return w;
+      return Worker.failed((err as Error).message);
     }
 
     let worker: Worker;
@@ -145,6 +154,14 @@ export class Worker {
     const channels = channelPipes.flatMap((_, i) => (child.stdio[3 + extraFds.length + i] as Duplex | null) ?? []);
     worker = new Worker(child, exited, channels);
     return worker;
+  }
+
+  /** A worker that never ran: its result says why. */
+  private static failed(error: string): Worker {
+    const failed: ExitResult = { pid: -1, code: null, signal: null, reason: 'spawn-failed', forced: false, durationMs: 0, error };
+    const w = new Worker({ pid: -1 } as ChildProcess, Promise.resolve(failed));
+    w.done = true;
+    return w;
   }
 
   get alive(): boolean {

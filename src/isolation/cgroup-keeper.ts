@@ -90,27 +90,29 @@ export class CgroupKeeper {
    * SIGKILL at the deadline, then removal. Never throws: problems are logged.
    */
   async release(vassal: string, stop: CgroupStop): Promise<void> {
+    // Its records name the vassal: the emperor's log carries every vassal's cgroup events.
+    const log = this.log.child({ vassal });
     for (const [rel, h] of [...this.held]) {
       if (h.vassal !== vassal) continue;
       this.held.delete(rel);
       if (!h.mayEmpty) {
-        this.log.info(`cgroup ${h.plan.path} existed before and lies outside the cgroup root: left as it is`, { event: 'cgroup-kept', cgroup: h.plan.path });
+        log.info(`cgroup ${h.plan.path} existed before and lies outside the cgroup root: left as it is`, { event: 'cgroup-kept', cgroup: h.plan.path });
         continue;
       }
       try {
-        await this.empty(h.plan, stop);
+        await this.empty(h.plan, stop, log);
         await removeCgroup(h.plan, Date.now() + REMOVE_GRACE_MS);
       } catch (err) {
-        this.log.error(`${(err as Error).message}`, { event: 'cgroup-error', cgroup: h.plan.path });
+        log.error(`${(err as Error).message}`, { event: 'cgroup-error', cgroup: h.plan.path });
       }
     }
   }
 
-  private async empty(plan: CgroupPlan, stop: CgroupStop): Promise<void> {
+  private async empty(plan: CgroupPlan, stop: CgroupStop, log: Logger): Promise<void> {
     let left = await cgroupPids(plan);
     if (left.length === 0) return;
     if (Date.now() < stop.deadline) {
-      this.log.info(`${left.length} process${left.length === 1 ? '' : 'es'} outside the workers' process groups still in cgroup ${plan.path} (${left.join(', ')}): sending ${stop.signal}`, { event: 'cgroup-stop', cgroup: plan.path, pids: left });
+      log.info(`${left.length} process${left.length === 1 ? '' : 'es'} outside the workers' process groups still in cgroup ${plan.path} (${left.join(', ')}): sending ${stop.signal}`, { event: 'cgroup-stop', cgroup: plan.path, pids: left });
       await signalCgroup(plan, stop.signal);
       for (let wait = 10; Date.now() < stop.deadline; wait = Math.min(wait * 2, 100)) {
         await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, stop.deadline - Date.now()))));
@@ -118,7 +120,7 @@ export class CgroupKeeper {
         if (left.length === 0) return;
       }
     }
-    this.log.warn(`killing ${left.length} process${left.length === 1 ? '' : 'es'} left in cgroup ${plan.path} (${left.join(', ')})`, { event: 'cgroup-kill', cgroup: plan.path, pids: left });
+    log.warn(`killing ${left.length} process${left.length === 1 ? '' : 'es'} left in cgroup ${plan.path} (${left.join(', ')})`, { event: 'cgroup-kill', cgroup: plan.path, pids: left });
     const survivors = await killCgroup(plan);
     if (survivors > 0) throw new EmperorError(ErrorCodes.SPAWN, `cgroup: ${survivors} process${survivors === 1 ? '' : 'es'} in ${plan.path} survived SIGKILL (uninterruptible I/O?)`, { key: 'cgroup' });
   }

@@ -11,7 +11,8 @@ import type { VassalSpec } from '../monitors/types.js';
 import { describeLayout, detectCgroupLayout, type CgroupLayout } from './cgroup-layout.js';
 import { CgroupKeeper } from './cgroup-keeper.js';
 import { DEFAULT_CGROUP_ROOT, normalizeCgroupRoot, resolveCgroupPath, type CgroupSettings } from './cgroup-path.js';
-import { assertTyrantAllowed, ownerChanged, type TyrantSettings } from './tyrant.js';
+import { userById } from './passwd.js';
+import { assertTyrantAllowed, ownerChanged, tyrantBaseEnv, type TyrantSettings } from './tyrant.js';
 import { mayAccess, W } from './user-access.js';
 import { openAppendAsUser } from './user-open.js';
 
@@ -90,6 +91,16 @@ export class Isolation {
         }
       },
     };
+  }
+
+  /**
+   * For LoadOptions.env: what `$(VAR)` in a vassal's config reads. In tyrant mode the vassal's
+   * base environment (locale, PATH, its user's HOME, USER...), never the root emperor's own
+   * variables (they may hold its database passwords); otherwise the emperor's environment.
+   */
+  async placeholderEnv(spec: Pick<VassalSpec, 'uid'>, emperorEnv: Readonly<Record<string, string | undefined>> = process.env): Promise<Readonly<Record<string, string | undefined>>> {
+    if (!this.tyrant) return emperorEnv;
+    return tyrantBaseEnv(emperorEnv, spec.uid === undefined ? undefined : await userById(spec.uid));
   }
 
   /** The fields of PlanContext isolation owns. */

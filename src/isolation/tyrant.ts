@@ -6,6 +6,7 @@ import type { VassalConfig } from '../config/types.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import type { VassalSpec } from '../monitors/types.js';
 import type { Credentials } from './credentials.js';
+import { assertOwnerMayRead } from './owner-read.js';
 import { groupsOf, userById, type PasswdEntry } from './passwd.js';
 
 export interface TyrantSettings {
@@ -33,7 +34,8 @@ export interface TyrantIdentity {
 
 /**
  * The credentials of a vassal in tyrant mode. Refuses (PERMISSION, naming the key or the source)
- * a config that sets uid or gid itself, a source that gave no owner, and uid or gid 0.
+ * a config that sets uid or gid itself, a source that gave no owner, uid or gid 0, and a config
+ * file its owner could not read itself.
  */
 export async function tyrantIdentity(
   spec: VassalSpec,
@@ -59,13 +61,18 @@ export async function tyrantIdentity(
     throw new EmperorError(ErrorCodes.PERMISSION, `tyrant mode: refusing to run a vassal as ${which}: its config${spec.config.path ? ` ${spec.config.path}` : ''} is owned by uid ${spec.uid} gid ${spec.gid}; give it to the user it should run as`, { file: where.origin });
   }
   const user = await userById(spec.uid);
+  let credentials: Credentials;
   if (!settings.initGroups) {
-    return { credentials: { uid: spec.uid, gid: spec.gid, groups: [spec.gid] }, user };
+    credentials = { uid: spec.uid, gid: spec.gid, groups: [spec.gid] };
+  } else {
+    if (user === undefined) {
+      throw new EmperorError(ErrorCodes.PERMISSION, `--tyrant-initgroups: uid ${spec.uid} has no entry in /etc/passwd, so its groups are unknown`, { file: where.origin, key: 'tyrant-initgroups' });
+    }
+    credentials = { uid: spec.uid, gid: spec.gid, initGroups: user.name, groups: await groupsOf(user.name, spec.gid) };
   }
-  if (user === undefined) {
-    throw new EmperorError(ErrorCodes.PERMISSION, `--tyrant-initgroups: uid ${spec.uid} has no entry in /etc/passwd, so its groups are unknown`, { file: where.origin, key: 'tyrant-initgroups' });
-  }
-  return { credentials: { uid: spec.uid, gid: spec.gid, initGroups: user.name, groups: await groupsOf(user.name, spec.gid) }, user };
+  // The root emperor read the file; its owner must have been able to (a link's owner, with nofollow, may not).
+  if (spec.config.path !== undefined) await assertOwnerMayRead(spec.config.path, spec.config.text, credentials, where.origin);
+  return { credentials, user };
 }
 
 /** Variables of the emperor's own environment a vassal of another user still gets. */

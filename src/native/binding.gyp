@@ -5,6 +5,12 @@
       "type": "executable",
       "sources": ["emperor-exec.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "listen-socket",
+      "sources": ["listen-socket.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

@@ -22,6 +22,12 @@ export interface ExecHelperOptions {
   /** initgroups(user, gid) instead of dropping every supplementary group. */
   initGroups?: string;
   noNewPrivs?: boolean;
+  /**
+   * fds 3.. 3+N-1 are listening sockets handed over as systemd does (sd_listen_fds): the program
+   * gets LISTEN_FDS=N and LISTEN_PID=its own pid, set by the final process itself (inside a pid
+   * namespace the program's pid is not the one the emperor sees).
+   */
+  listenFds?: number;
   /** The pid that spawns the helper, to notice it died before the helper could watch it.
    *  Default: this process. */
   parentPid?: number;
@@ -79,6 +85,12 @@ export function execHelperArgs(opts: ExecHelperOptions, program: string, args: r
   if (opts.initGroups !== undefined) out.push('--init-groups', text('initGroups', opts.initGroups));
   if (opts.uid !== undefined) out.push('--uid', id('uid', opts.uid));
   if (opts.noNewPrivs) out.push('--no-new-privs');
+  if (opts.listenFds !== undefined && opts.listenFds > 0) {
+    if (!Number.isInteger(opts.listenFds) || opts.listenFds > 1024) {
+      throw new EmperorError(ErrorCodes.SPAWN, `exec helper option listenFds: expected an integer 0..1024, got ${String(opts.listenFds)}`, { key: 'listenFds' });
+    }
+    out.push('--listen-fds', String(opts.listenFds));
+  }
   out.push('--parent', id('parentPid', opts.parentPid ?? process.pid));
   out.push('--', text('program', program));
   for (const a of args) {

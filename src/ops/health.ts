@@ -1,6 +1,7 @@
 /**
  * A vassal's health as one line, for ftw.monitor's `health_check`: `OK` once it is ready and
- * warmed up, `Warmup in progress` while its warmup request is under way, a reason otherwise.
+ * warmed up, or while it waits on demand (a connection starts it); `Warmup in progress` while
+ * its warmup request is under way; a reason otherwise.
  * HAProxy's `tcp-check expect string OK` looks only for OK.
  */
 import { formatDuration } from '../core/exit.js';
@@ -8,6 +9,8 @@ import type { Vassal } from '../core/vassal.js';
 import type { WarmupStatus } from './warmup.js';
 
 export function healthOf(v: Vassal, warmup: WarmupStatus, now = Date.now()): string {
+  // On demand with its socket armed: a client is served (the connection starts the vassal).
+  if (v.state === 'waiting') return 'OK';
   const workers = v.workers();
   // A rolling reload keeps ready workers serving while new ones start.
   const serving = v.state === 'running' || (v.state === 'reloading' && v.plan.config.reload.mode === 'rolling' && workers.some((w) => w.ready));

@@ -9,7 +9,7 @@ import type { StatsDocument } from './stats.js';
 
 /** Every metric of one scrape reads the document made at its start. */
 const SCRAPE_MS = 1000;
-const STATES: readonly (VassalState | 'invalid')[] = ['starting', 'running', 'reloading', 'backoff', 'stopping', 'stopped', 'exiled', 'invalid'];
+const STATES: readonly (VassalState | 'invalid')[] = ['waiting', 'starting', 'running', 'reloading', 'backoff', 'stopping', 'stopped', 'exiled', 'invalid'];
 
 export class FleetMetrics {
   readonly registry = new Registry();

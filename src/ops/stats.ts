@@ -46,7 +46,7 @@ export interface VassalStats {
   gid: number;
   /** The imperial monitor (config source) that announced the vassal. */
   monitor: string;
-  /** On-demand socket, '' when none. */
+  /** On-demand socket (as bound: `127.0.0.1:8080`, a path), '' when none. */
   on_demand: string;
   /** Being stopped (uWSGI curses a vassal it asked to stop). */
   cursed: 0 | 1;
@@ -159,7 +159,7 @@ export async function vassalStats(ctx: StatsContext, v: Vassal, now = Date.now()
     uid: plan.worker.uid ?? process.getuid?.() ?? 0,
     gid: plan.worker.gid ?? process.getgid?.() ?? 0,
     monitor: plan.spec.source,
-    on_demand: plan.config.onDemand ?? '',
+    on_demand: v.onDemand ?? '',
     cursed: bit(v.state === 'stopping'),
     state: v.state,
     health: ctx.services.health(v),

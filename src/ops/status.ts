@@ -46,7 +46,9 @@ export async function fleetStatus(ctx: { emperor: Emperor; sampler: UsageSampler
           ? `crash-looping (${v.crashLevel} in a row)`
           : v.state === 'exiled'
             ? 'exited with code 26: not respawned'
-            : '';
+            : v.state === 'waiting'
+              ? `on demand: starts at the first connection to ${v.onDemand ?? '?'}`
+              : '';
       return {
         name: v.name,
         state: v.state,

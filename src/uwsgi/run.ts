@@ -61,7 +61,10 @@ export class UwsgiRun implements DriverRun {
     delete env[ENV_BROODLORD_NUM];
     if (o.pushed !== undefined) env[ENV_EMPEROR_FD_CONFIG] = String(first + 1);
     if (this.zerg) env[ENV_BROODLORD_NUM] = String(++o.brood.count);
-    this.worker = Worker.spawn({ ...ctx.spec, argv: o.argv, env, channels: o.pushed === undefined ? 1 : 2 }, ctx.onLine);
+    // An on-demand socket goes to fd 0, where uWSGI looks for an inherited socket (as uWSGI's
+    // own emperor passes it).
+    const stdin = ctx.listenSocket ? { stdin: ctx.listenSocket.fd } : {};
+    this.worker = Worker.spawn({ ...ctx.spec, ...stdin, argv: o.argv, env, channels: o.pushed === undefined ? 1 : 2 }, ctx.onLine);
     [this.control, this.configPipe] = this.worker.channels;
     this.ready = new Promise((resolve) => this.readyWaiters.push(resolve));
     this.control?.on('data', (chunk: Buffer) => {

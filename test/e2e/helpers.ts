@@ -47,7 +47,13 @@ export async function removeCgroupTree(relative: string): Promise<void> {
 async function removeTree(dir: string): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const e of entries) if (e.isDirectory()) await removeTree(`${dir}/${e.name}`);
-  await rmdir(dir).catch(() => undefined);
+  // A member killed a moment ago keeps the cgroup busy until the kernel has torn it down.
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    const err = await rmdir(dir).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+    if (err === undefined || err.code !== 'EBUSY' || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The leaf processes below `pid` (the program a worker runs, under its exec helper and pid-namespace init). */
@@ -70,4 +76,29 @@ export async function leaves(pid: number): Promise<number[]> {
   };
   walk(pid);
   return out;
+}
+
+/** SIGKILL to every live process whose real uid is `uid` (what a failed test may have left of a test user). */
+export async function killProcessesOf(uid: number): Promise<void> {
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const status = await readFile(`/proc/${e}/status`, 'utf8').catch(() => '');
+    if (/^Uid:\s+(\d+)/m.exec(status)?.[1] !== String(uid)) continue;
+    try {
+      process.kill(Number(e), 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/** Removes test users, each even if another fails; leftovers of theirs are killed first (userdel refuses a user in use). */
+export async function removeUsers(users: ReadonlyArray<{ uid: number; remove(): Promise<void> } | undefined>): Promise<void> {
+  const errors: unknown[] = [];
+  for (const u of users) {
+    if (u === undefined) continue;
+    await killProcessesOf(u.uid);
+    await u.remove().catch((err: unknown) => errors.push(err));
+  }
+  if (errors.length > 0) throw errors[0];
 }

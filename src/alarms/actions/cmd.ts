@@ -4,11 +4,30 @@
  * owner could not), in its own process group, and the whole group is killed when the run is
  * aborted (timeout, vassal stop). Its output is logged, marked as alarm output so that no
  * log-alarm rule can match it.
+ *
+ * Through the exec helper it is held like the vassal's workers: in the vassal's cgroup (its limits
+ * apply, and what it leaves behind is killed when the vassal stops), in a pid namespace of its own
+ * when the emperor is root (nothing it forks outlives it), with no_new_privs under the vassal's
+ * credentials (no setuid program gives it more), and it dies with the emperor.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EmperorError, ErrorCodes } from '../../errors.js';
+import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../../native/exec-helper.js';
 import type { AlarmActionFactory, AlarmActionHost } from '../../plugin.js';
 import { ALARM_LOG_PREFIX } from '../prefix.js';
+
+/** How the vassal's workers are held, for the commands its alarms run. */
+export interface CmdSandbox {
+  /** cgroup.procs files of the vassal's cgroup, joined before the command runs. */
+  cgroupProcs?: readonly string[];
+  /** A pid namespace of its own (root only). */
+  pidns?: boolean;
+  /** With credentials: initgroups() for this user instead of no supplementary groups. */
+  initGroups?: string;
+}
+
+/** The action host as the alarm subsystem builds it for built-in actions. */
+export type CmdActionHost = AlarmActionHost & { sandbox?: CmdSandbox };
 
 /** Bytes of the command's output kept for the log. */
 export const CMD_OUTPUT_LIMIT = 4096;
@@ -41,7 +60,33 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-export const cmdAction: AlarmActionFactory = (args, host) => {
+/** The exec helper's options: the vassal's cgroup and namespace, its credentials without a way back up. */
+function helperOptions(host: CmdActionHost): ExecHelperOptions {
+  const c = host.credentials;
+  const sb = host.sandbox ?? {};
+  return {
+    ...(sb.cgroupProcs && sb.cgroupProcs.length > 0 ? { cgroupProcs: sb.cgroupProcs } : {}),
+    ...(sb.pidns ? { pidns: true } : {}),
+    ...(c ? { uid: c.uid, gid: c.gid, noNewPrivs: true, ...(sb.initGroups !== undefined ? { initGroups: sb.initGroups } : {}) } : {}),
+  };
+}
+
+function spawnShell(command: string, host: CmdActionHost, env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+  const cwd = host.credentials ? '/' : host.cwd;
+  const helper = execHelperPath();
+  if (helper) {
+    return spawn(helper, execHelperArgs(helperOptions(host), '/bin/sh', shellArgs(command, host)), { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+  return spawn('/bin/sh', shellArgs(command, host), {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(host.credentials ? { uid: host.credentials.uid, gid: host.credentials.gid } : {}),
+  });
+}
+
+export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
   const command = args.trim();
   if (command.length === 0) {
     throw new EmperorError(ErrorCodes.CONFIG_INVALID, 'cmd: expected a shell command after "cmd:", got nothing', { key: 'alarm' });
@@ -55,13 +100,7 @@ export const cmdAction: AlarmActionFactory = (args, host) => {
         }
         let child: ChildProcessWithoutNullStreams;
         try {
-          child = spawn('/bin/sh', shellArgs(command, host), {
-            cwd: host.credentials ? '/' : host.cwd,
-            env: commandEnv(host, firing.alarm),
-            detached: true,
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(host.credentials ? { uid: host.credentials.uid, gid: host.credentials.gid } : {}),
-          });
+          child = spawnShell(command, host, commandEnv(host, firing.alarm));
         } catch (err) {
           reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
           return;
