@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { publishZmq } from '../../plugins/zmq/publish.js';
-import { EmperorProcess, FIXTURES } from '../helpers/emperor-process.js';
+import { EmperorProcess, FIXTURES, type Record_ } from '../helpers/emperor-process.js';
 import { writeVassal } from '../helpers/vassal-files.js';
 import { freePort, inCI, tempDir, waitFor } from '../helpers/wait.js';
 import { createUser } from '../isolation/users.js';
@@ -44,6 +44,12 @@ function ask(target: Target, timeoutMs = 20_000): Promise<string> {
       reject(err);
     });
   });
+}
+
+/** The first `event` of `vassal` logged after the record `since`, whether it came already or not. */
+function eventAfter(emp: EmperorProcess, since: Record_, vassal: string, event: string): Promise<Record_> {
+  const from = emp.records.indexOf(since);
+  return emp.waitFor((r) => r.vassal === vassal && r.event === event && emp.records.indexOf(r) > from, `${event} of ${vassal} after ${since.event ?? since.msg}`);
 }
 
 /** The instance word of "served by INSTANCE #N TAG". */
@@ -96,7 +102,7 @@ describe('on-demand vassals', () => {
 
   test('tcp: nothing runs until a client connects; that client is served by a program that got fd 3 with LISTEN_PID as its own pid; idle brings it back to waiting', async () => {
     const port = await freePort();
-    await writeVassal(f.dir, 'tcp.ini', vassal(`on-demand = 127.0.0.1:${port}`, '', 'idle = 1'));
+    await writeVassal(f.dir, 'tcp.ini', vassal(`on-demand = 127.0.0.1:${port}`, '', 'idle = 3'));
     await f.emp.event('tcp.ini', 'waiting');
 
     const waiting = await statusRow(f, 'tcp.ini');
@@ -125,10 +131,11 @@ describe('on-demand vassals', () => {
     assert.equal(running.pids.length, 1);
     assert.equal((await stats(statsPath)).vassals.find((v) => v.id === 'tcp.ini')!.on_demand, `127.0.0.1:${port}`);
 
-    // One second without a client: back to waiting, the process gone, the socket still bound.
-    const idle = await f.emp.nextEvent('tcp.ini', 'idle');
-    assert.match(idle.msg ?? '', /no connection for 1\.0 s/);
-    await f.emp.nextEvent('tcp.ini', 'waiting');
+    // Three seconds without a client: back to waiting, the process gone, the socket still bound.
+    const started = await f.emp.event('tcp.ini', 'on-demand');
+    const idle = await eventAfter(f.emp, started, 'tcp.ini', 'idle');
+    assert.match(idle.msg ?? '', /no connection for 3\.0 s/);
+    await eventAfter(f.emp, idle, 'tcp.ini', 'waiting');
     assert.deepEqual((await statusRow(f, 'tcp.ini'))?.pids, []);
 
     const second = await ask({ port });
@@ -150,7 +157,7 @@ describe('on-demand vassals', () => {
     assert.match(first, /^served by \S+ #1$/);
     const done = await f.emp.event('unix.ini', 'done');
     assert.match(done.msg ?? '', /exited cleanly: not respawned before the next connection/);
-    await f.emp.nextEvent('unix.ini', 'waiting');
+    await eventAfter(f.emp, done, 'unix.ini', 'waiting');
     assert.equal(f.emp.records.some((r) => r.vassal === 'unix.ini' && r.event === 'crash'), false, 'a clean exit is no crash');
 
     const second = await ask({ path: sock });
@@ -371,8 +378,8 @@ test('uWSGI: the socket goes to fd 0; an idle instance (byte 22) sends the vassa
     await emp.event('uw.ini', 'waiting');
     assert.match(await get(), /^hello from app pid \d+$/);
     await emp.line('uw.ini', new RegExp(`uwsgi socket 0 inherited INET address 127\\.0\\.0\\.1:${port} fd 0`));
-    await emp.event('uw.ini', 'idle-stop');
-    await emp.nextEvent('uw.ini', 'waiting');
+    const idleStop = await emp.event('uw.ini', 'idle-stop');
+    await eventAfter(emp, idleStop, 'uw.ini', 'waiting');
     assert.match(await get(), /^hello from app pid \d+$/);
     assert.equal(emp.records.filter((r) => r.vassal === 'uw.ini' && r.event === 'on-demand').length, 2);
   } finally {
