@@ -69,6 +69,11 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
   const stats = ctx.features.hasOption('--stats');
   const statsPort = stats ? await freePort() : 0;
   const profileDir = ctx.profile ? join(ctx.root, 'bench', 'tmp', 'profiles', `fleet${count}-${Date.now()}`) : undefined;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    // An unprivileged emperor must be able to write its profile there.
+    if (user) (await import('node:fs')).chownSync(profileDir, user.uid, user.gid);
+  }
   const args = [dir, ...(stats ? ['--stats', `127.0.0.1:${statsPort}`] : [])];
   const emperor = await EmperorUnderTest.launch(ctx, { args, raiseNofile: opts.raiseNofile, ...(user ? { user } : {}), ...(profileDir ? { cpuProfDir: profileDir } : {}) });
   const cmd = emperor.command;

@@ -325,7 +325,8 @@ export class Emperor {
     const loaded = loadVassalConfig(spec.config, {
       name: spec.name,
       hostname: this.opts.nodeName,
-      env: process.env,
+      // Tyrant mode: $(VAR) sees the vassal's own base environment, never the root emperor's.
+      env: this.opts.isolation ? await this.opts.isolation.placeholderEnv(spec) : process.env,
       includes: this.opts.includes,
       sets: this.opts.sets,
       pluginKeys: this.opts.plugins.userTriggerKeys(),

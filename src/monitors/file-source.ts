@@ -5,7 +5,7 @@
  * of the file itself, serialized per path, so event storms (atomic saves, editors, chunked
  * writers) collapse into one upsert with the complete content.
  */
-import { basename, sep } from 'node:path';
+import { basename, join, sep } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { setMaxListeners } from 'node:events';
@@ -214,6 +214,13 @@ class FileSession {
     };
     w.on('add', hint);
     w.on('change', hint);
+    // chokidar reports no change for a chown/chmod of a file read since its last write; inotify
+    // does (IN_ATTRIB), and in tyrant mode an owner change must stop the vassal at once.
+    w.on('raw', (event: string, name: string | null, details: unknown) => {
+      const at = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+      if (event !== 'change' || !name || typeof at !== 'string') return;
+      hint(basename(at) === name && at !== root ? at : join(at, name));
+    });
     w.on('unlink', hint);
     w.on('addDir', hint);
     w.on('unlinkDir', (path: string) => {
