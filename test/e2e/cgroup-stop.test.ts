@@ -18,7 +18,6 @@ import { EmperorProcess, FIXTURES, type Record_ } from '../helpers/emperor-proce
 import { writeVassal } from '../helpers/vassal-files.js';
 import { isAlive, tempDir, waitFor } from '../helpers/wait.js';
 import { createUser, type TestUser } from '../isolation/users.js';
-import { EmperorAs } from './emperor-as.js';
 import { cgroupDirs, MEMORY_MOUNT, noRootCgroups, procsOf, removeCgroupTree, removeUsers, unique, UNIFIED_MOUNT } from './helpers.js';
 
 const escape = join(FIXTURES, 'e2e-escape.sh');
@@ -139,7 +138,7 @@ describe('an emperor that is not root, in a cgroup subtree delegated to its user
   let user: TestUser;
   let dir: string;
   let cleanup: () => Promise<void>;
-  let emp: EmperorAs | undefined;
+  let emp: EmperorProcess | undefined;
   const root = unique('e2e-deleg');
 
   before(async () => {
@@ -170,10 +169,9 @@ describe('an emperor that is not root, in a cgroup subtree delegated to its user
     // Root moves it into its delegated v2 cgroup first (v2 lets a user move a process only between
     // cgroups below one it may write), then it runs as the user: what a service manager does for a
     // service with a delegated subtree.
-    emp = new EmperorAs(
-      ['/bin/sh', '-c', 'cg=$1 u=$2 g=$3; shift 3; echo $$ > "$cg/cgroup.procs" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"', 'sh', `${UNIFIED_MOUNT}/${root}`, String(user.uid), String(user.gid)],
-      ['--no-control', '--cgroup-root', root, vassals],
-    );
+    emp = new EmperorProcess(['--no-control', '--cgroup-root', root, vassals], {
+      wrapper: ['/bin/sh', '-c', 'cg=$1 u=$2 g=$3; shift 3; echo $$ > "$cg/cgroup.procs" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"', 'sh', `${UNIFIED_MOUNT}/${root}`, String(user.uid), String(user.gid)],
+    });
     await emp.event(undefined, 'start', 30_000);
     await writeVassal(vassals, 'daemons.ini', daemonsVassal('app', pidDir, 2));
     const ready = await emp.event('daemons.ini', 'ready', 30_000);

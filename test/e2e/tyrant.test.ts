@@ -12,7 +12,6 @@ import { after, before, describe, test } from 'node:test';
 import { EmperorProcess, FIXTURES, type Record_ } from '../helpers/emperor-process.js';
 import { tempDir, waitFor } from '../helpers/wait.js';
 import { createUser, processIds, type TestUser } from '../isolation/users.js';
-import { EmperorAs } from './emperor-as.js';
 import { leaves, MEMORY_MOUNT, noRootCgroups, procsOf, removeCgroupTree, removeUsers, unique } from './helpers.js';
 
 const ids = join(FIXTURES, 'e2e-ids.sh');
@@ -283,7 +282,7 @@ log-alarm = spawn ^trigger-alarm$
   test('--tyrant without root refuses to start (exit 2)', { timeout: 30_000 }, async () => {
     const dir = join(base, 'vassals-nobody');
     await mkdir(dir, { mode: 0o755 });
-    const e = new EmperorAs(['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'], ['--tyrant', '--no-control', dir]);
+    const e = new EmperorProcess(['--tyrant', '--no-control', dir], { wrapper: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'] });
     const { code } = await e.exited;
     assert.equal(code, 2);
     assert.match(e.stderr.join(''), /^emperor: --tyrant: tyrant mode runs every vassal as its config's owner and needs a root emperor \(this one runs as uid 65534\)\n$/);

@@ -32,9 +32,14 @@ export class EmperorProcess {
   /** Output lines of these vassals beyond the first few are not kept (flood tests). */
   private readonly sparse: Map<string, number>;
 
-  constructor(args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; sparse?: readonly string[] } = {}) {
+  /**
+   * `wrapper`: words that run the emperor, e.g. `setpriv --reuid=nobody … --` or a shell that first
+   * moves it into a cgroup; `node --import tsx CLI --log-format json …args` follows them.
+   */
+  constructor(args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; sparse?: readonly string[]; wrapper?: readonly string[] } = {}) {
     this.sparse = new Map((opts.sparse ?? []).map((v) => [v, 0]));
-    this.child = spawn(process.execPath, ['--import', 'tsx', CLI, '--log-format', 'json', ...args], {
+    const [cmd, ...argv] = [...(opts.wrapper ?? []), process.execPath, '--import', 'tsx', CLI, '--log-format', 'json', ...args];
+    this.child = spawn(cmd!, argv, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
