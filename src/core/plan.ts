@@ -3,9 +3,8 @@
  * anything is stopped or started, so a config that cannot run is refused while the old version
  * keeps running.
  */
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { VassalConfig } from '../config/types.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import { checkCgroupOpts } from '../isolation/cgroup-fs.js';
@@ -17,6 +16,7 @@ import { tyrantBaseEnv, tyrantIdentity, type TyrantIdentity, type TyrantSettings
 import { mayAccess, mayAppend, X } from '../isolation/user-access.js';
 import type { VassalSpec } from '../monitors/types.js';
 import type { WorkerDriver } from './driver.js';
+import { findProgram } from './find-program.js';
 import type { WorkerSpec } from './worker.js';
 
 export interface VassalPlan {
@@ -139,19 +139,6 @@ export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: Pl
   if (cgroup) plan.cgroup = cgroup;
   if (who) plan.credentials = who;
   return plan;
-}
-
-async function findProgram(program: string, cwd: string, path: string): Promise<string | undefined> {
-  const candidates = program.includes('/') ? [isAbsolute(program) ? program : join(cwd, program)] : path.split(delimiter).filter(Boolean).map((d) => join(isAbsolute(d) ? d : join(cwd, d), program));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      if ((await stat(c)).isFile()) return c;
-    } catch {
-      // next candidate
-    }
-  }
-  return undefined;
 }
 
 /** A user or group given by name or number. */

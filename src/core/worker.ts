@@ -49,14 +49,12 @@ export class Worker {
   readonly exited: Promise<ExitResult>;
   /** The emperor's ends of the spec's channels (see WorkerSpec.channels). */
   readonly channels: readonly Duplex[];
-  private readonly child: ChildProcess;
   private stopRequested = false;
   private killed = false;
   private done = false;
   private killTimer: NodeJS.Timeout | undefined;
 
   private constructor(child: ChildProcess, exited: Promise<ExitResult>, channels: readonly Duplex[] = []) {
-    this.child = child;
     this.pid = child.pid ?? -1;
     this.exited = exited;
     this.channels = channels;

@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { Commands } from './commands.js';
 import { JsonLines, MAX_REQUEST_BYTES, type ControlMessage, type RequestId } from './control-protocol.js';
 import { prepareControlDir } from './control-path.js';
-import { listenOn } from './listen.js';
+import { closeServer, listenOn } from './listen.js';
 
 /** A follower that reads slower than this many buffered bytes loses lines (counted, said). */
 const FOLLOW_BUFFER_BYTES = 1024 * 1024;
@@ -39,11 +39,7 @@ export class ControlServer {
   }
 
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      for (const s of this.sockets) s.destroy();
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-    });
+    this.closing ??= closeServer(this.server, this.sockets);
     return this.closing;
   }
 

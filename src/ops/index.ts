@@ -31,7 +31,7 @@ export class Ops {
   private control: ControlServer | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly emperor: Emperor, private readonly opts: OpsOptions) {
+  constructor(emperor: Emperor, private readonly opts: OpsOptions) {
     this.services = new VassalServices(emperor, { log: opts.log, sampler: this.sampler });
     const ctx = { emperor, sampler: this.sampler, services: this.services };
     this.metrics = new FleetMetrics(() => statsDocument(ctx));

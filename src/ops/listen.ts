@@ -81,3 +81,15 @@ function answers(path: string): Promise<boolean> {
     s.once('error', () => res(false));
   });
 }
+
+/**
+ * Stops a server and drops its open connections: what every long-lived server here does on
+ * close(). Resolves once the listening socket is closed.
+ */
+export function closeServer(server: Server, sockets: Iterable<{ destroy(): void }>): Promise<void> {
+  return new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}

@@ -7,6 +7,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
+import { closeServer } from './listen.js';
 import type { MonitorAddress } from './monitor-address.js';
 
 export interface MonitorHandlers {
@@ -91,11 +92,7 @@ export class MonitorServer {
   }
 
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      for (const s of this.sockets) s.destroy();
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-    });
+    this.closing ??= closeServer(this.server, this.sockets);
     return this.closing;
   }
 

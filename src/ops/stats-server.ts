@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import { describeAddress, listenOn, type ListenAddress } from './listen.js';
+import { closeServer, describeAddress, listenOn, type ListenAddress } from './listen.js';
 import type { FleetMetrics } from './prometheus.js';
 import type { StatsDocument } from './stats.js';
 
@@ -47,11 +47,7 @@ export class StatsServer {
   }
 
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      for (const s of this.sockets) s.destroy();
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-    });
+    this.closing ??= closeServer(this.server, this.sockets);
     return this.closing;
   }
 

@@ -10,7 +10,7 @@ import type { UwsgiVassalConfig, VassalConfig } from '../config/types.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import type { VassalSpec } from '../monitors/types.js';
 import { uwsgiArgv } from './argv.js';
-import { findBinary } from './binary.js';
+import { findProgram } from '../core/find-program.js';
 import { fitsPacket } from './config-packet.js';
 import { UwsgiDriver } from './driver.js';
 import { uwsgiVassalEnv } from './env.js';
@@ -73,7 +73,7 @@ export class UwsgiRuntime {
     const origin = spec.config.path ?? `${spec.source}:${spec.name}`;
     const env = uwsgiVassalEnv(ctx.env);
     const { binary } = this.opts;
-    if ((await findBinary(binary, ctx.cwd, env.PATH ?? '')) === undefined) {
+    if ((await findProgram(binary, ctx.cwd, env.PATH ?? '')) === undefined) {
       const where = binary.includes('/') ? 'does not exist or is not executable' : 'is not in PATH';
       throw new EmperorError(
         ErrorCodes.CONFIG_INVALID,
