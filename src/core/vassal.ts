@@ -522,7 +522,7 @@ export class Vassal {
       plan,
       spec: { ...plan.worker, env: { ...plan.worker.env, EMPEROR_WORKER_ID: String(slot.id) } },
       ...(slot.variant === undefined ? {} : { variant: slot.variant }),
-      onLine: (line, w) => this.onLine(line, w.pid),
+      onLine: (line, w) => this.onLine(line, w),
       log: this.deps.log,
       signal: this.abort.signal,
       ...(this.socket ? { listenSocket: { fd: this.socket.fd, name: listenFdName(this.name) } } : {}),
@@ -641,13 +641,18 @@ export class Vassal {
     return true;
   }
 
-  private onLine(line: string, pid: number): void {
-    this.logto ? this.logto.line(this.name, pid, line) : this.deps.output.line(this.name, pid, line);
+  private onLine(line: string, worker: Worker): void {
+    const pid = worker.pid;
+    const sink = this.logto ?? this.deps.output;
+    sink.line(this.name, pid, line);
+    // A burst the reader cannot take at once pauses this worker's pipe: it waits, nothing is lost.
+    if (sink.congested() && worker.pauseOutput()) sink.whenDrained(() => worker.resumeOutput());
     const entry = { time: Date.now(), pid, line };
     this.recent.push(entry);
     for (const l of this.lineListeners) l(entry);
     this.alarms?.onLine(line, pid);
   }
+
 
   /** Stops each slot's worker the way its driver does (the process driver: stop-signal, then SIGKILL). */
   private async stopWorkers(slots: readonly Slot[]): Promise<void> {

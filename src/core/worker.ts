@@ -53,9 +53,13 @@ export class Worker {
   private killed = false;
   private done = false;
   private killTimer: NodeJS.Timeout | undefined;
+  /** The pipes carrying its output (one with the exec helper). */
+  private readonly outputs: NodeJS.ReadableStream[];
+  private outputPaused = false;
 
   private constructor(child: ChildProcess, exited: Promise<ExitResult>, channels: readonly Duplex[] = []) {
     this.pid = child.pid ?? -1;
+    this.outputs = [child.stdout, child.stderr].filter((x): x is NonNullable<typeof x> => x !== null && x !== undefined);
     this.exited = exited;
     this.channels = channels;
     // A worker that dies mid-write is seen through `exited`, not as an error on its channel.
@@ -160,6 +164,21 @@ export class Worker {
     const w = new Worker({ pid: -1 } as ChildProcess, Promise.resolve(failed));
     w.done = true;
     return w;
+  }
+
+  /** Stops reading the worker's output (its writes block once the pipe is full): backpressure. */
+  /** True when this call paused it (it was reading). */
+  pauseOutput(): boolean {
+    if (this.outputPaused) return false;
+    this.outputPaused = true;
+    for (const s of this.outputs) s.pause();
+    return true;
+  }
+
+  resumeOutput(): void {
+    if (!this.outputPaused) return;
+    this.outputPaused = false;
+    for (const s of this.outputs) s.resume();
   }
 
   get alive(): boolean {

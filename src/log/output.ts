@@ -11,6 +11,12 @@ type SonicBoom = InstanceType<typeof sonicBoom.SonicBoom>;
 
 export interface OutputSink {
   line(vassal: string, pid: number, line: string): void;
+  /**
+   * More is waiting for the reader than a burst should leave behind: the vassal stops reading its
+   * workers' pipes (they block, nothing is lost) until `whenDrained` calls back.
+   */
+  congested(): boolean;
+  whenDrained(fn: () => void): void;
   /** Lines dropped because the reader could not keep up. */
   readonly dropped: number;
   close(): Promise<void>;
@@ -18,12 +24,52 @@ export interface OutputSink {
 
 /** Largest amount of output waiting for a slow reader; past it even emperor events are dropped. */
 export const OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024;
-/** Past this much waiting output, vassal lines are dropped so the emperor's own events still get through. */
-export const LINE_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Past this much waiting output, vassal lines are dropped (and counted) so the emperor's own events
+ * still get through: only reached when the reader is stuck, since congestion pauses the workers first.
+ */
+export const LINE_BUFFER_BYTES = 16 * 1024 * 1024;
+/** Waiting output at which workers are paused, and the level below which they read again. */
+export const CONGESTED_BYTES = 1024 * 1024;
+const DRAINED_BYTES = 256 * 1024;
+/** A reader that takes longer than this to catch up is stuck: workers read on and lines drop. */
+const STUCK_MS = 10_000;
 
 /** Bytes a SonicBoom holds that the reader has not taken yet (its internal counter). */
 function buffered(dest: SonicBoom): number {
   return (dest as unknown as { _len?: number })._len ?? 0;
+}
+
+/** Calls back the waiters once a destination's backlog falls below DRAINED_BYTES (or it is stuck). */
+class DrainWatch {
+  private waiters: Array<() => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly dest: SonicBoom) {
+    dest.on('write', () => this.check());
+    dest.on('drain', () => this.check());
+  }
+
+  congested(): boolean {
+    return buffered(this.dest) > CONGESTED_BYTES;
+  }
+
+  add(fn: () => void): void {
+    this.waiters.push(fn);
+    this.timer ??= setTimeout(() => this.release(), STUCK_MS);
+  }
+
+  private check(): void {
+    if (this.waiters.length > 0 && buffered(this.dest) < DRAINED_BYTES) this.release();
+  }
+
+  private release(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
 }
 
 export function openDestination(fd: number): SonicBoom {
@@ -33,11 +79,13 @@ export function openDestination(fd: number): SonicBoom {
 
 export class ConsoleOutput implements OutputSink {
   private droppedLines = 0;
+  private readonly drain: DrainWatch;
 
   constructor(
     private readonly dest: SonicBoom,
     private readonly json: boolean,
   ) {
+    this.drain = new DrainWatch(dest);
     dest.on('drop', (data: string) => {
       this.droppedLines += countLines(data);
     });
@@ -55,6 +103,14 @@ export class ConsoleOutput implements OutputSink {
     }
   }
 
+  congested(): boolean {
+    return this.drain.congested();
+  }
+
+  whenDrained(fn: () => void): void {
+    this.drain.add(fn);
+  }
+
   get dropped(): number {
     return this.droppedLines;
   }
@@ -67,12 +123,14 @@ export class ConsoleOutput implements OutputSink {
 /** A vassal's `logto` file: raw lines, appended. */
 export class FileOutput implements OutputSink {
   private readonly dest: SonicBoom;
+  private readonly drain: DrainWatch;
   private droppedLines = 0;
   private closing: Promise<void> | undefined;
 
   /** A path, or a descriptor already opened for appending (tyrant mode opens it as the vassal's user). */
   constructor(target: string | number) {
     this.dest = new SonicBoom({ dest: target, append: true, mkdir: false, sync: false, maxLength: OUTPUT_BUFFER_BYTES });
+    this.drain = new DrainWatch(this.dest);
     this.dest.on('drop', (data: string) => {
       this.droppedLines += countLines(data);
     });
@@ -95,6 +153,14 @@ export class FileOutput implements OutputSink {
       return;
     }
     this.dest.write(line + '\n');
+  }
+
+  congested(): boolean {
+    return this.drain.congested();
+  }
+
+  whenDrained(fn: () => void): void {
+    this.drain.add(fn);
   }
 
   get dropped(): number {

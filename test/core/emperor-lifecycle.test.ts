@@ -187,6 +187,26 @@ describe('logs', () => {
     }
   });
 
+  test('a burst of 200,000 lines reaches logto and the emperor\'s output whole and in order', async () => {
+    const { dir, cleanup } = await tempDir();
+    const emp = new EmperorProcess([dir]);
+    try {
+      const lines = Array.from({ length: 200_000 }, (_, i) => `${String(i).padStart(8, '0')} GET /items?id=${i} 200 payload-abcdefghijklmnopqrstuvwxyz`);
+      const data = join(dir, 'data.txt');
+      await writeFile(data, lines.join('\n') + '\n');
+      const logfile = join(dir, 'burst.log');
+      await writeVassal(dir, 'tofile.ini', `[vassal]\ncommand = /bin/sh -c 'cat ${data}; exec sleep 100000'\nlogto = ${logfile}`);
+      await waitFor(async () => (await readFile(logfile, 'utf8').catch(() => '')).length >= lines.join('\n').length + 1, { what: 'the whole burst in the logto file', timeoutMs: 60_000 });
+      assert.equal(await readFile(logfile, 'utf8'), lines.join('\n') + '\n', 'byte for byte, in order');
+      await writeVassal(dir, 'toout.ini', `[vassal]\ncommand = /bin/sh -c 'cat ${data}; exec sleep 100000'`);
+      await waitFor(() => emp.lines('toout.ini').length >= lines.length, { what: 'the whole burst on the emperor output', timeoutMs: 60_000 });
+      assert.deepEqual(emp.lines('toout.ini'), lines);
+    } finally {
+      await emp.stop();
+      await cleanup();
+    }
+  });
+
   test('a flooding vassal does not stall the others', async () => {
     const { dir, cleanup } = await tempDir();
     const emp = new EmperorProcess([dir], { sparse: ['flood.ini'] });

@@ -24,7 +24,7 @@ import { noCgroups, testSettings } from './cgroups.js';
 const alloc = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'native-alloc.mjs');
 const MB = 1024 * 1024;
 
-const nullOutput: OutputSink = { line: () => {}, dropped: 0, close: () => Promise.resolve() };
+const nullOutput: OutputSink = { line: () => {}, dropped: 0, congested: () => false, whenDrained: (fn) => fn(), close: () => Promise.resolve() };
 
 describe('a vassal in a memory-limited cgroup (real OOM)', { skip: noCgroups }, () => {
   it('alarms at the threshold and at the OOM kill, restarts the worker as a crash, and removes its cgroup when stopped', { timeout: 90_000 }, async () => {

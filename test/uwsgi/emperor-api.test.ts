@@ -26,7 +26,7 @@ async function start(t: TestContext, over: Partial<EmperorOptions> = {}): Promis
   const dir = join(tmp.dir, 'vassals');
   await mkdir(dir);
   const log = new MemoryLogger();
-  const output: OutputSink = { line: () => {}, dropped: 0, close: async () => {} };
+  const output: OutputSink = { line: () => {}, dropped: 0, congested: () => false, whenDrained: (fn: () => void) => fn(), close: async () => {} };
   const emperor = new Emperor({
     monitors: [dir],
     freq: 1,

@@ -32,7 +32,7 @@ async function start(t: TestContext, uwsgi: Partial<UwsgiOptions> = {}, over: Pa
   await mkdir(dir);
   const log = new MemoryLogger();
   const lines: Started['lines'] = [];
-  const output: OutputSink = { line: (vassal, pid, line) => lines.push({ vassal, pid, line }), dropped: 0, close: async () => {} };
+  const output: OutputSink = { line: (vassal, pid, line) => lines.push({ vassal, pid, line }), dropped: 0, congested: () => false, whenDrained: (fn: () => void) => fn(), close: async () => {} };
   const emperor = new Emperor({
     monitors: [dir],
     freq: 1,
