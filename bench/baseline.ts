@@ -21,7 +21,7 @@ interface Candidate {
   needs?: 'uwsgi';
 }
 
-export function helperPath(root: string): string {
+function helperPath(root: string): string {
   return join(root, 'src/native/build/Release/emperor-exec');
 }
 

@@ -15,6 +15,7 @@ const converge10k: Benchmark = {
       count: 10_000,
       targets: { converge: { op: '<=', value: 40 }, rss: { op: '<=', value: 500 }, statsMs: { op: '<', value: 100 } },
       idleS: 10,
+      restS: 20,
       coldStart: false,
       raiseNofile: true,
       timeoutMs: 300_000,

@@ -14,6 +14,7 @@ const converge: Benchmark = {
       count: 1000,
       targets: { converge: { op: '<=', value: 3 }, rss: { op: '<=', value: 120 }, idleCpu: { op: '<=', value: 0.25 }, statsMs: { op: '<', value: 100 } },
       idleS: ctx.quick ? 10 : 30,
+      restS: ctx.quick ? 15 : 30,
       coldStart: true,
       raiseNofile: true,
       timeoutMs: 120_000,

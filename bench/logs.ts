@@ -7,10 +7,10 @@
  * of its alarm's command.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, createReadStream, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { now, sleep } from './lib/clock.js';
+import { now, sleep, until } from './lib/clock.js';
 import { EmperorUnderTest } from './lib/emperor.js';
 import { AppearanceWatcher, atomicWrite, freshDir } from './lib/files.js';
 import { profileNote } from './lib/cpuprofile.js';
@@ -175,8 +175,9 @@ async function runStdout(ctx: BenchContext, base: string, data: string, n: numbe
   return { rate: check.matched / ((t1 - t0) / 1000), seconds: (t1 - t0) / 1000, cpuS: Number.NaN, check, command, profile: undefined };
 }
 
+/** The alarm's command writes the message to DIR/fired: its shell creates the file before anything else. */
 function alarmLines(firedDir: string, rules: readonly string[]): string {
-  return `alarm = bench cmd:cat > ${firedDir}/fired.$$\n` + rules.map((r) => `log-alarm = bench ${r}\n`).join('');
+  return `alarm = bench cmd:cat > ${firedDir}/fired\n` + rules.map((r) => `log-alarm = bench ${r}\n`).join('');
 }
 
 /** Line written into the vassal → its alarm's command has started (its output file appears). */
@@ -206,17 +207,22 @@ async function alarmLatency(ctx: BenchContext, base: string, n: number): Promise
   const samples: number[] = [];
   try {
     for (let i = 0; i < n + 3; i++) {
-      const fired = watcher.nextAny(i === 0 ? 5000 : 10_000);
+      // Each command makes the same file: the bench removes it and waits for it to appear again.
+      rmSync(join(firedDir, 'fired'), { force: true });
+      watcher.forget('fired');
+      const fired = watcher.when('fired', i === 0 ? 5000 : 10_000);
       const t0 = now();
       writeSync(fd, `ALARM-TRIGGER seq=${i}\n`);
-      let got: { name: string; at: number };
+      let at: number;
       try {
-        got = await fired;
+        at = await fired;
       } catch {
         if (i === 0) return { error: 'a line matching a log-alarm rule started no alarm command within 5 s (the alarm subsystem is not run by the emperor)' };
         throw new Error(`alarm ${i} did not fire within 10 s`);
       }
-      if (i >= 3) samples.push(got.at - t0);
+      if (i >= 3) samples.push(at - t0);
+      // The command's output is the line that raised it: wait for it, so runs never overlap.
+      await until(() => readFileSync(join(firedDir, 'fired'), 'utf8').includes(`seq=${i}\n`), 5000, 2);
       await sleep(30);
     }
   } finally {
@@ -283,7 +289,7 @@ const logs: Benchmark = {
           figure('Log line → alarm command started, p50', s.p50, 'ms', { target: { op: '<=', value: 5 }, command: lat.command, note: describe(s) }),
           figure('Log line → alarm command started, p95', s.p95, 'ms', { command: lat.command }),
         );
-        notes.push(`Alarm latency: the vassal is \`cat FIFO\`; the bench writes one line \`ALARM-TRIGGER seq=N\` into the fifo (t0) and waits for the file the alarm's command \`cat > DIR/fired.$$\` creates (inotify, t1): the shell's redirection is the first thing the command does. Lines are 30 ms apart and each carries a new number, so neither the repeat window (alarm-freq) nor a rate cap applies. 3 warm-up lines are not counted.`);
+        notes.push(`Alarm latency: the vassal is \`cat FIFO\`; the bench writes one line \`ALARM-TRIGGER seq=N\` into the fifo (t0) and waits for the file the alarm's command \`cat > DIR/fired\` creates (inotify, t1; the bench removes it before each line): the shell's redirection is the first thing the command does, and the file then holds the line, which the bench checks. Lines are 30 ms apart and each carries a new number, so neither the repeat window (alarm-freq) nor a rate cap applies. 3 warm-up lines are not counted.`);
       }
     }
     notes.unshift(

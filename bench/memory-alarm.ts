@@ -3,10 +3,10 @@
  * alarm's command starts. The vassal (bench/fixtures/mem-step.mjs) fills just enough memory to
  * cross the threshold and stamps the start and end of the fill; the crossing moment is
  * interpolated within the fill (usage grows linearly as pages are touched). The command is
- * `cat > DIR/fired.$$`, whose file appears the moment its shell starts (inotify).
+ * `cat > DIR/fired`, whose file appears the moment its shell starts (inotify).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { now, sleep, until } from './lib/clock.js';
 import { EmperorUnderTest } from './lib/emperor.js';
@@ -75,7 +75,7 @@ async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[
   atomicWrite(
     dir,
     'mem.ini',
-    `[vassal]\ncommand = ${process.execPath} --expose-gc ${fixture} ${fifo} ${stampFile} ${readyFile} ${THRESHOLD}\nenv = CGROUP=%(cgroup)\ncgroup = mem-%n\nalarm = mem cmd:cat > ${firedDir}/fired.$$\nalarm-memory = mem ${THRESHOLD}\nalarm-freq = 0\nready = file:${readyFile}\n`,
+    `[vassal]\ncommand = ${process.execPath} --expose-gc ${fixture} ${fifo} ${stampFile} ${readyFile} ${THRESHOLD}\nenv = CGROUP=%(cgroup)\ncgroup = mem-%n\nalarm = mem cmd:cat > ${firedDir}/fired\nalarm-memory = mem ${THRESHOLD}\nalarm-freq = 0\nready = file:${readyFile}\n`,
   );
   const outcome = await started;
   if ('error' in outcome) return { error: `the vassal did not start: ${outcome.error}` };
@@ -100,11 +100,13 @@ async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[
       if (!(await until(() => usage() < THRESHOLD * 0.85, 5000, 10))) return { error: `the cgroup's usage stays above the re-arm level (${(usage() / MB).toFixed(0)} MiB)` };
       await sleep(50);
       const before = stamps(stampFile).length;
-      const fired = watcher.nextAny(i === 0 ? 5000 : 10_000);
+      rmSync(join(firedDir, 'fired'), { force: true });
+      watcher.forget('fired');
+      const fired = watcher.when('fired', i === 0 ? 5000 : 10_000);
       writeSync(fd, 'up\n');
-      let got: { name: string; at: number };
+      let got: { at: number };
       try {
-        got = await fired;
+        got = { at: await fired };
       } catch {
         if (i === 0) return { error: 'crossing the threshold started no alarm command within 5 s' };
         throw new Error(`memory alarm ${i} did not fire within 10 s`);
@@ -163,7 +165,7 @@ const memoryAlarm: Benchmark = {
     return {
       figures,
       notes: [
-        `Method: a vassal in cgroup \`mem-mem\` (under a --cgroup-root of its own, removed afterwards) with \`alarm-memory = mem ${THRESHOLD / MB}M\`, \`alarm-freq = 0\` and \`alarm = mem cmd:cat > DIR/fired.$$\`. On each "up" the vassal reads its usage and fills a buffer that takes it 8 MiB past the threshold, stamping the start and end of the fill (a few ms); the crossing is interpolated linearly within the fill. t1 is the moment the command's file appears (inotify). Between crossings the vassal frees the buffer and the bench waits until usage is below the 90 % re-arm level. 2 warm-up crossings are not counted; the upper bound row counts from the start of the fill instead.`,
+        `Method: a vassal in cgroup \`mem-mem\` (under a --cgroup-root of its own, removed afterwards) with \`alarm-memory = mem ${THRESHOLD / MB}M\`, \`alarm-freq = 0\` and \`alarm = mem cmd:cat > DIR/fired\` (the bench removes the file before each crossing). On each "up" the vassal reads its usage and fills a buffer that takes it 8 MiB past the threshold, stamping the start and end of the fill (a few ms); the crossing is interpolated linearly within the fill. t1 is the moment the command's file appears (inotify). Between crossings the vassal frees the buffer and the bench waits until usage is below the 90 % re-arm level. 2 warm-up crossings are not counted; the upper bound row counts from the start of the fill instead.`,
       ],
     };
   },

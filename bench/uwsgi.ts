@@ -128,7 +128,7 @@ async function ourPaths(ctx: BenchContext, base: string, kind: 'dir' | 'zmq', fo
     return uwsgiCommandVassal(iniPath, rf);
   };
   return {
-    label: `emperor ${kind === 'dir' ? 'DIR' : 'zmq://'}${options.length ? ' ' + options.join(' ') : ''}, ${form === 'uwsgi' ? '[uwsgi] config (emperor protocol)' : '[vassal] command = uwsgi --ini …, ready = file:'}`,
+    label: `emperor ${kind === 'dir' ? 'DIR' : 'zmq://'}${options.length ? ' ' + options.join(' ') : ''}, ${form === 'uwsgi' ? '[uwsgi] config (emperor protocol)' : '[vassal] command = uwsgi --ini …, ready = file probe'}`,
     readyEvent: (name) => emperor.next(name, 'ready', 30_000),
     async create(name, rf) {
       const t = text(name, rf);

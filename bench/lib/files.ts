@@ -3,7 +3,7 @@
  * atomically (written under a hidden name, then renamed: the moment of the rename is "created"),
  * and a watcher that timestamps the moment a file appears (inotify, not polling).
  */
-import { chownSync, mkdtempSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { now } from './clock.js';
@@ -31,17 +31,15 @@ export function atomicWrite(dir: string, name: string, text: string): number {
 export class AppearanceWatcher {
   private readonly seen = new Map<string, number>();
   private readonly waiters = new Map<string, Array<(at: number) => void>>();
-  private anyWaiters: Array<(name: string, at: number) => void> = [];
   private readonly w: FSWatcher;
 
   constructor(readonly dir: string) {
     this.w = watch(dir, (_event, name) => {
       if (name === null || this.seen.has(name)) return;
       const at = now();
+      // The event of a removal is no appearance (a name removed to be made again).
+      if (!existsSync(join(dir, name))) return;
       this.seen.set(name, at);
-      const any = this.anyWaiters;
-      this.anyWaiters = [];
-      for (const fn of any) fn(name, at);
       const list = this.waiters.get(name);
       if (list) {
         this.waiters.delete(name);
@@ -62,21 +60,6 @@ export class AppearanceWatcher {
         resolve(t);
       });
       this.waiters.set(name, list);
-    });
-  }
-
-  /** The next file name to appear from now on, and when. */
-  nextAny(timeoutMs = 30_000): Promise<{ name: string; at: number }> {
-    return new Promise((resolve, reject) => {
-      const fn = (name: string, at: number): void => {
-        clearTimeout(timer);
-        resolve({ name, at });
-      };
-      const timer = setTimeout(() => {
-        this.anyWaiters = this.anyWaiters.filter((x) => x !== fn);
-        reject(new Error(`no new file in ${this.dir} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.anyWaiters.push(fn);
     });
   }
 

@@ -106,11 +106,6 @@ export function readNumber(path: string): number | undefined {
   }
 }
 
-export function availableMemoryMB(): number {
-  const text = readFileSync('/proc/meminfo', 'utf8');
-  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) / 1024;
-}
-
 export function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
