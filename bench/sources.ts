@@ -30,6 +30,14 @@ const WARMUP = 3;
 
 /** Times `n` announcements of new vassals through `driver`, each removed before the next. */
 export async function timeSource(ctx: BenchContext, label: string, driver: Driver, n: number, target: Target | undefined, method: string): Promise<{ figures: Figure[]; notes: string[] }> {
+  // The driver (a connection, a socket) is closed however the run ends.
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await driver.close();
+  };
+  ctx.cleanup.add(`close ${label} driver`, close);
   const base = freshDir(ctx, 'source');
   const readyDir = join(base, 'ready');
   mkdirSync(readyDir);
@@ -65,7 +73,7 @@ export async function timeSource(ctx: BenchContext, label: string, driver: Drive
   }
   const cmd = emperor.command;
   await emperor.stop();
-  await driver.close();
+  await close();
   const s = summarize(total);
   ctx.log(`${label}: ${describe(s)}`);
   return {
