@@ -23,17 +23,8 @@ import { StormGuard, capMessage } from './storm.js';
 export type { AlarmActionFactory, TriggerFactory } from '../plugin.js';
 export type { WorkerExit } from './exit.js';
 
-export interface AlarmSubsystemHost {
-  /** The vassal's name. */
-  vassal: string;
-  /** The vassal's logger. */
-  log: Logger;
-  /** Sends a signal to every worker of the vassal. */
-  signalWorkers(signal: NodeJS.Signals | number): void;
-  /** Tyrant / uid vassals: cmd: actions run as these. */
-  credentials?: { uid: number; gid: number };
-  cwd?: string;
-  env?: Record<string, string>;
+/** What the subsystem needs of its vassal: what its actions get, and more. */
+export interface AlarmSubsystemHost extends AlarmActionHost {
   /** How the vassal's workers are held (cgroup, pid namespace, groups): cmd: actions are held alike. */
   sandbox?: CmdSandbox;
   cgroupPath?: string;

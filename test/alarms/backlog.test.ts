@@ -7,7 +7,7 @@ import { BacklogWatcher, isFull } from '../../src/alarms/backlog.js';
 import { parseSsListeners, readListenQueues, socketFds } from '../../src/alarms/listen-queues.js';
 import { AlarmSubsystem } from '../../src/alarms/subsystem.js';
 import { waitFor } from '../helpers/wait.js';
-import { alarmConfig, alarmRecords, testHost } from './host.js';
+import { alarmConfig, testHost } from './host.js';
 
 interface Fixture {
   child: ChildProcess;

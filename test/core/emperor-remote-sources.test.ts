@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { publishAmqp } from '../../plugins/amqp/publish.js';
 import { publishZmq } from '../../plugins/zmq/publish.js';
+import { testDatabase } from '../helpers/pg-database.js';
 import { EmperorProcess, FIXTURES } from '../helpers/emperor-process.js';
 import { alive } from '../helpers/procs.js';
 import { freePort, inCI, tempDir, waitFor } from '../helpers/wait.js';
@@ -67,19 +68,12 @@ test('amqp: a message with a routing key starts the vassal, an empty body remove
 });
 
 test('pg: a row starts its vassal, a greater ts reloads it, deleting the row stops it', async (t) => {
-  const pg = (await import('pg')).default;
-  const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
-  try {
-    await admin.connect();
-  } catch (err) {
-    if (inCI) throw err;
-    t.skip(`PostgreSQL is not reachable on 127.0.0.1:5432 (${(err as Error).message})`);
+  const tdb = await testDatabase('emperor_e2e');
+  if ('unavailable' in tdb) {
+    t.skip(tdb.unavailable);
     return;
   }
-  const db = `emperor_e2e_${process.pid}_${Date.now()}`;
-  await admin.query(`CREATE DATABASE ${db}`);
-  const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: db });
-  await client.connect();
+  const { client, name: db } = tdb;
   const emp = new EmperorProcess([`pg://host=127.0.0.1 port=5432 user=postgres dbname=${db}`, '--freq', '30']);
   try {
     await client.query('CREATE TABLE vassals (name text PRIMARY KEY, config text NOT NULL, ts timestamptz NOT NULL DEFAULT now())');
@@ -96,8 +90,6 @@ test('pg: a row starts its vassal, a greater ts reloads it, deleting the row sto
     await stopped;
   } finally {
     await emp.stop();
-    await client.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.end();
+    await tdb.drop();
   }
 });

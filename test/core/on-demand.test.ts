@@ -11,9 +11,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { publishZmq } from '../../plugins/zmq/publish.js';
+import { testDatabase } from '../helpers/pg-database.js';
 import { EmperorProcess, FIXTURES, type Record_ } from '../helpers/emperor-process.js';
 import { writeVassal } from '../helpers/vassal-files.js';
-import { freePort, inCI, tempDir, waitFor } from '../helpers/wait.js';
+import { freePort, tempDir, waitFor } from '../helpers/wait.js';
 import { createUser } from '../isolation/users.js';
 import { cli, request, startFleet, type Fleet } from '../ops/helpers.js';
 import { APP, uwsgiSkip } from '../uwsgi/helpers.js';
@@ -253,19 +254,12 @@ test('zmq: the socket in message part 6 makes the vassal on demand; destroy clos
 });
 
 test('pg: the socket in column 6 makes the vassal on demand (a unix socket here)', async (t) => {
-  const pg = (await import('pg')).default;
-  const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
-  try {
-    await admin.connect();
-  } catch (err) {
-    if (inCI) throw err;
-    t.skip(`PostgreSQL is not reachable on 127.0.0.1:5432 (${(err as Error).message})`);
+  const tdb = await testDatabase('emperor_ondemand');
+  if ('unavailable' in tdb) {
+    t.skip(tdb.unavailable);
     return;
   }
-  const db = `emperor_ondemand_${process.pid}_${Date.now()}`;
-  await admin.query(`CREATE DATABASE ${db}`);
-  const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: db });
-  await client.connect();
+  const { client, name: db } = tdb;
   const { dir, cleanup } = await tempDir('emperor-ondemand-pg-');
   const sock = join(dir, 'row.sock');
   const conninfo = `host=127.0.0.1 port=5432 user=postgres dbname=${db}`;
@@ -283,9 +277,7 @@ test('pg: the socket in column 6 makes the vassal on demand (a unix socket here)
     assert.ok(await gone(sock));
   } finally {
     await emp.stop();
-    await client.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await admin.end();
+    await tdb.drop();
     await cleanup();
   }
 });
