@@ -1,12 +1,13 @@
 /**
  * `memory-alarm`: a vassal's cgroup memory usage crosses its `alarm-memory` threshold until the
- * alarm's command starts. The vassal (bench/fixtures/mem-step.mjs) fills just enough memory to
- * cross the threshold and stamps the start and end of the fill; the crossing moment is
- * interpolated within the fill (usage grows linearly as pages are touched). The command is
- * `cat > DIR/fired`, whose file appears the moment its shell starts (inotify).
+ * alarm's command starts. The vassal (bench/fixtures/mem-step.mjs) first fills memory to just
+ * below the threshold, then, timed, a few MiB more to just past it, and stamps the start and end
+ * of that second fill; the crossing moment is interpolated within it (usage grows linearly as
+ * pages are touched, and the fill lasts a few milliseconds, so the estimate cannot stray far).
+ * The command is `cat > DIR/fired`, whose file appears the moment its shell starts (inotify).
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { now, sleep, until } from './lib/clock.js';
 import { EmperorUnderTest } from './lib/emperor.js';
@@ -20,6 +21,8 @@ const TARGET = { op: '<=' as const, value: 10 };
 const LABEL = 'cgroup memory threshold crossed → alarm command started, p50';
 
 interface Stamp {
+  /** The first fill already took usage past the threshold: no crossing to time. */
+  over?: number;
   tb?: number;
   ta?: number;
   u0?: number;
@@ -55,7 +58,40 @@ function rmdirIfEmpty(dir: string): void {
   }
 }
 
-async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[]; upper: number[]; command: string } | { error: string }> {
+/**
+ * What a move into a cgroup costs on this host: the alarm command's exec helper joins the vassal's
+ * cgroup before the command runs. A process is moved back and forth between two cgroups of the
+ * memory controller, a quarter of a second apart (a migration right after another is cheaper: the
+ * kernel's cgroup lock is still in its writer mode then, as it is not when an alarm fires).
+ */
+async function cgroupMoveCost(ctx: BenchContext, n: number): Promise<number[] | undefined> {
+  const base = `/sys/fs/cgroup/memory/emperor-bench-move-${process.pid}`;
+  if (!existsSync('/sys/fs/cgroup/memory/cgroup.procs')) return undefined;
+  const dirs = [join(base, 'a'), join(base, 'b')];
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const removeAll = (): void => {
+    child.kill('SIGKILL');
+    for (const d of [...dirs, base]) rmdirIfEmpty(d);
+  };
+  ctx.cleanup.add(`remove ${base}`, removeAll);
+  const costs: number[] = [];
+  try {
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    for (let i = 0; i < n; i++) {
+      await sleep(250);
+      const t = now();
+      writeFileSync(join(dirs[i % 2]!, 'cgroup.procs'), String(child.pid));
+      costs.push(now() - t);
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await until(() => !dirs.some((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8').trim() !== ''), 2000, 10).catch(() => false);
+    removeAll();
+  }
+  return costs;
+}
+
+async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[]; upper: number[]; fills: number[]; untimed: number; command: string } | { error: string }> {
   const base = freshDir(ctx, 'memalarm');
   const dir = join(base, 'vassals');
   const firedDir = join(base, 'fired');
@@ -93,6 +129,8 @@ async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[
   if (fd < 0) return { error: 'the vassal never opened its command fifo' };
   const samples: number[] = [];
   const upper: number[] = [];
+  const fills: number[] = [];
+  let untimed = 0;
   try {
     // Any firing at start (usage already above) is past; the first measured one is a fresh crossing.
     await sleep(300);
@@ -119,7 +157,10 @@ async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[
         if (i >= 2) {
           samples.push(got.at - cross);
           upper.push(got.at - s.tb);
+          fills.push(s.ta - s.tb);
         }
+      } else if (s?.over !== undefined && i >= 2) {
+        untimed++;
       }
       writeSync(fd, 'down\n');
       await sleep(100);
@@ -129,7 +170,7 @@ async function measure(ctx: BenchContext, n: number): Promise<{ samples: number[
   }
   const command = emperor.command;
   await emperor.stop();
-  return { samples, upper, command };
+  return { samples, upper, fills, untimed, command };
 }
 
 const memoryAlarm: Benchmark = {
@@ -154,18 +195,26 @@ const memoryAlarm: Benchmark = {
       figures.push(missing(LABEL, 'ms', r.error, { target: TARGET }));
       return { figures, notes: [] };
     }
+    const moves = await cgroupMoveCost(ctx, ctx.quick ? 6 : 12);
     const s = summarize(r.samples);
     const u = summarize(r.upper);
-    ctx.log(`memory alarm: ${describe(s)}`);
+    const f = summarize(r.fills);
+    ctx.log(`memory alarm: ${describe(s)}; timed fill ${describe(f)}${r.untimed > 0 ? `; ${r.untimed} rounds untimed (the first fill overshot)` : ''}`);
     figures.push(
       figure(LABEL, s.p50, 'ms', { target: TARGET, command: r.command, note: describe(s) }),
       figure('  p95', s.p95, 'ms', { command: r.command }),
-      figure('  upper bound (from the start of the fill), p50', u.p50, 'ms', { command: r.command, note: describe(u) }),
+      figure('  upper bound (from the start of the timed fill), p50', u.p50, 'ms', { command: r.command, note: describe(u) }),
+      figure('  timed fill (the window the crossing is interpolated in), p50', f.p50, 'ms', { command: r.command, note: `${describe(f)}${r.untimed > 0 ? `; ${r.untimed} rounds untimed: the first fill already overshot` : ''}` }),
     );
+    if (moves !== undefined) {
+      const m = summarize(moves);
+      ctx.log(`cgroup move: ${describe(m)}`);
+      figures.push(figure("  kernel: moving a process into a cgroup (the command's exec helper does it before the command runs), p50", m.p50, 'ms', { note: `${describe(m)}; measured apart, 250 ms after the previous move` }));
+    }
     return {
       figures,
       notes: [
-        `Method: a vassal in cgroup \`mem-mem\` (under a --cgroup-root of its own, removed afterwards) with \`alarm-memory = mem ${THRESHOLD / MB}M\`, \`alarm-freq = 0\` and \`alarm = mem cmd:cat > DIR/fired\` (the bench removes the file before each crossing). On each "up" the vassal reads its usage and fills a buffer that takes it 8 MiB past the threshold, stamping the start and end of the fill (a few ms); the crossing is interpolated linearly within the fill. t1 is the moment the command's file appears (inotify). Between crossings the vassal frees the buffer and the bench waits until usage is below the 90 % re-arm level. 2 warm-up crossings are not counted; the upper bound row counts from the start of the fill instead.`,
+        `Method: a vassal in cgroup \`mem-mem\` (under a --cgroup-root of its own, removed afterwards) with \`alarm-memory = mem ${THRESHOLD / MB}M\`, \`alarm-freq = 0\` and \`alarm = mem cmd:cat > DIR/fired\` (the bench removes the file before each crossing). On each "up" the vassal fills memory, untimed, to 2 MiB below the threshold (crossing the 90 % re-arm level on the way), waits 50 ms, reads its usage and fills a second buffer that takes it 2 MiB past the threshold, stamping the start and end of that fill (a few ms); the crossing is interpolated linearly within it. t1 is the moment the command's file appears (inotify). Between crossings the vassal frees both buffers and the bench waits until usage is below the re-arm level. 2 warm-up crossings are not counted; the upper bound row counts from the start of the timed fill instead. The kernel checks thresholds every 128 pages charged on a CPU (512 KiB), a fraction of a millisecond of this fill. The command is held in the vassal's cgroup: its exec helper first writes itself to the cgroup's cgroup.procs. On cgroup v1 a move waits for an RCU grace period (the kernel's cgroup_threadgroup_rwsem switching to its writer mode) unless a move happened just before or the hierarchy is mounted with favordynmods (after which a Linux 6.18 kernel keeps the faster mode until reboot); the kernel row measures that move on this host, apart from the alarm.`,
       ],
     };
   },

@@ -63,7 +63,7 @@ const reload: Benchmark = {
     const n = ctx.quick ? 12 : 40;
     const figures: Figure[] = [];
     const notes: string[] = [
-      `Method: one vassal \`r.ini\` (ready-at-once program, \`reload = restart\`). Per iteration the bench deletes the ready file, sets the config's mtime to now (t0) and waits for a \`ready\` event naming a new pid (t1); then 100 ms pause, so chokidar's 50 ms per-file change throttle never merges two touches. ${WARMUP} warm-up reloads are not counted. Afterwards the processes below the emperor are counted (tsx's esbuild service aside): anything beyond the one worker is a leak.`,
+      `Method: one vassal \`r.ini\` (ready-at-once program, \`reload = restart\`). Per iteration the bench deletes the ready file, sets the config's mtime to now (t0) and waits for a \`ready\` event naming a new pid (t1); then 100 ms pause, so chokidar's 50 ms per-file change throttle never merges two touches. ${WARMUP} warm-up reloads are not counted. Afterwards the processes below the emperor are counted (tsx's esbuild service aside, with BENCH_EMPEROR=tsx): anything beyond the one worker is a leak.`,
     ];
     for (const [options, label] of [[[], 'default options'], [['--settle', '0'], '--settle 0']] as const) {
       const r = await reloads(ctx, n, [...options], label);

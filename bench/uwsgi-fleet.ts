@@ -112,7 +112,7 @@ const uwsgiFleet: Benchmark = {
     return {
       figures,
       notes: [
-        `Method: ${count} instances \`[uwsgi] socket = DIR/NAME.sock, hook-accepting1 = write:READY ok\`, each with its own ready file; done when the bench has seen every ready file appear (inotify). Cold start: t0 just before the emperor process is spawned (for our emperor that includes loading Node and tsx, about a second). Live drop: the emperor runs for 2 s on an empty directory, then the files are renamed in from a staging directory in one loop (t0 = first rename). uWSGI runs with \`--emperor-freq 1\`; our emperor with its defaults. ${native ? 'Our emperor reads the very same [uwsgi] files.' : 'Our emperor has no [uwsgi] support in this tree, so it runs `uwsgi --ini FILE` as a command with `ready = file:` on the hook\'s file.'} The share row is our time divided by uWSGI's, in percent.`,
+        `Method: ${count} instances \`[uwsgi] socket = DIR/NAME.sock, hook-accepting1 = write:READY ok\`, each with its own ready file; done when the bench has seen every ready file appear (inotify). Cold start: t0 just before the emperor process is spawned (for our emperor that includes loading Node and its modules). Live drop: the emperor runs for 2 s on an empty directory, then the files are renamed in from a staging directory in one loop (t0 = first rename). uWSGI runs with \`--emperor-freq 1\`; our emperor with its defaults. ${native ? 'Our emperor reads the very same [uwsgi] files.' : 'Our emperor has no [uwsgi] support in this tree, so it runs `uwsgi --ini FILE` as a command with `ready = file:` on the hook\'s file.'} The share row is our time divided by uWSGI's, in percent.`,
       ],
     };
   },

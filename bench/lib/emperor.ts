@@ -1,10 +1,11 @@
 /**
- * The emperor under test: the real CLI as a child process (`node --import tsx src/cli/main.ts …
- * --log-format json`), its JSON events timestamped the moment they arrive. Benchmarks arm a wait
- * for an event, then cause it, so the measured time is what an outside observer sees.
+ * The emperor under test: the real CLI as a child process (`node dist/src/cli/main.js …
+ * --log-format json`, the compiled `emperor` bin), its JSON events timestamped the moment they
+ * arrive. Benchmarks arm a wait for an event, then cause it, so the measured time is what an
+ * outside observer sees.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { killGroup } from './cleanup.js';
@@ -229,16 +230,69 @@ export class EmperorUnderTest {
 }
 
 /**
- * How the emperor is started: from source through tsx (as the tests run it), or with
- * BENCH_EMPEROR=dist the compiled build (`npm run build`), as the installed `emperor` runs.
+ * How the emperor is started: compiled, as the installed `emperor` bin runs (`dist/src/cli/main.js`,
+ * built by `npm run build` first when dist is missing or older than the sources), or with
+ * BENCH_EMPEROR=tsx from the sources through tsx, as the tests run it.
  */
 export function emperorEntry(root: string): string[] {
-  if (process.env.BENCH_EMPEROR === 'dist') {
-    const main = join(root, 'dist/src/cli/main.js');
-    if (!existsSync(main)) throw new Error(`BENCH_EMPEROR=dist, but ${relative(root, main)} does not exist: run npm run build first`);
-    return [relative(root, main)];
+  if (process.env.BENCH_EMPEROR === 'tsx') return ['--import', 'tsx', 'src/cli/main.ts'];
+  ensureBuilt(root);
+  return [BUILT_MAIN];
+}
+
+/** What `npm run build` writes for the bin. */
+const BUILT_MAIN = 'dist/src/cli/main.js';
+let built = false;
+
+/** Runs `npm run build` (tsc) when the build is missing or any source is newer; once per bench run. */
+export function ensureBuilt(root: string, log: (msg: string) => void = (m) => void process.stdout.write(`[bench] ${m}\n`)): void {
+  if (built) return;
+  const main = join(root, BUILT_MAIN);
+  const builtAt = existsSync(main) ? statSync(main).mtimeMs : undefined;
+  const newest = newestSource(root);
+  if (builtAt !== undefined && builtAt >= newest) {
+    built = true;
+    return;
   }
-  return ['--import', 'tsx', 'src/cli/main.ts'];
+  log(builtAt === undefined ? `${BUILT_MAIN} is missing: npm run build…` : `sources are newer than ${BUILT_MAIN}: npm run build…`);
+  const began = Date.now();
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 300_000 });
+  } catch (err) {
+    // tsc still writes its output on type errors: a tree in the middle of a change can be measured.
+    const out = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`.trim();
+    if (!existsSync(main) || statSync(main).mtimeMs < began - 1000) throw new Error(`npm run build failed: ${out.slice(0, 2000)}`);
+    log(`npm run build reported errors (the output was written; measuring it anyway):\n${out.split('\n').slice(0, 10).join('\n')}`);
+  }
+  built = true;
+}
+
+/** The latest modification time of what the build compiles (and how). */
+function newestSource(root: string): number {
+  let newest = 0;
+  const visit = (dir: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules' && e.name !== 'build') visit(p);
+      } else if (e.name.endsWith('.ts')) {
+        newest = Math.max(newest, statSync(p).mtimeMs);
+      }
+    }
+  };
+  visit(join(root, 'src'));
+  visit(join(root, 'plugins'));
+  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) {
+    const p = join(root, f);
+    if (existsSync(p)) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
 }
 
 /** A shell word that reads back as `a`. */

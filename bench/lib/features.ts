@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { emperorEntry } from './emperor.js';
 
 export interface Features {
   /** Long options `emperor --help` lists, e.g. `--stats`. */
@@ -22,7 +23,7 @@ export interface Features {
 export function probeFeatures(root: string): Features {
   let help = '';
   try {
-    help = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), '--help'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    help = execFileSync(process.execPath, [...emperorEntry(root), '--help'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
   } catch (err) {
     const out = (err as { stdout?: string }).stdout;
     help = typeof out === 'string' ? out : '';

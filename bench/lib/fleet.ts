@@ -203,7 +203,7 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
       figure(`Cold start: emperor launched with ${count} files present → all ready`, slow ? undefined : (c1 - c0) / 1000, 's', {
         command: again.command,
         status: slow ? 'unmeasured' : 'info',
-        note: slow ? `only ${ready2.size} ready after ${opts.timeoutMs / 1000} s` : `of which ${((startedAt - c0) / 1000).toFixed(2)} s until the emperor's own 'start' event (Node and tsx loading)`,
+        note: slow ? `only ${ready2.size} ready after ${opts.timeoutMs / 1000} s` : `of which ${((startedAt - c0) / 1000).toFixed(2)} s until the emperor's own 'start' event (loading Node and the emperor's modules)`,
       }),
     );
     if (!slow) {
@@ -219,7 +219,7 @@ export async function runFleet(ctx: BenchContext, opts: FleetOptions): Promise<B
   }
 
   notes.unshift(
-    `Method: ${count} configs (ready-at-once program, one worker each) are written to a staging directory on the same filesystem, then renamed into the watched directory of a running emperor in one loop (t0 = first rename); the figure is the moment the last \`ready\` event is read. Footprint: 3 s after convergence, VmRSS from /proc/PID/status; then, after ${opts.restS} s of rest (after a burst V8 goes on collecting garbage for a while, which is not what a fleet at rest costs), utime+stime of the emperor from /proc/PID/stat over ${opts.idleS} s (the periodic safety rescan every --freq 3 s included). ${stats ? 'During the burst a stats request (one connection, one JSON document) is sent a second after each answer, as a monitoring scraper would ask.' : ''}`,
+    `Method: the emperor is ${process.env.BENCH_EMPEROR === 'tsx' ? 'run from its sources through tsx (BENCH_EMPEROR=tsx)' : 'the compiled `emperor` bin (`node dist/src/cli/main.js`; the bench runs `npm run build` first when dist is missing or older than src)'}. ${count} configs (ready-at-once program, one worker each) are written to a staging directory on the same filesystem, then renamed into the watched directory of a running emperor in one loop (t0 = first rename); the figure is the moment the last \`ready\` event is read. Footprint: 3 s after convergence, VmRSS from /proc/PID/status; then, after ${opts.restS} s of rest (after a burst V8 goes on collecting garbage for a while, which is not what a fleet at rest costs), utime+stime of the emperor from /proc/PID/stat over ${opts.idleS} s (the periodic safety rescan every --freq 3 s included). ${stats ? 'During the burst a stats request (one connection, one JSON document) is sent a second after each answer, as a monitoring scraper would ask.' : ''}`,
   );
   return { figures, notes };
 }

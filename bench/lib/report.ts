@@ -61,7 +61,7 @@ export function renderMarkdown(store: Store, order: readonly string[], invocatio
   const results = order.map((n) => store.results[n]).filter((r): r is BenchResult => r !== undefined);
   const out: string[] = [];
   out.push('# Benchmark results', '');
-  out.push('Written by `npm run bench` (bench/run.ts); every figure below comes from a script in bench/ that anyone can rerun with the command given in its section. Times are what an outside observer sees: the benchmark arms a wait for the emperor\'s JSON event (or for a file to appear, via inotify), then causes the change, and takes the difference of the two moments. Percentiles interpolate between ranks. The machine is shared with other work, so each section states the 1-minute load average before and after it ran.', '');
+  out.push('Written by `npm run bench` (bench/run.ts); every figure below comes from a script in bench/ that anyone can rerun with the command given in its section. Times are what an outside observer sees: the benchmark arms a wait for the emperor\'s JSON event (or for a file to appear, via inotify), then causes the change, and takes the difference of the two moments. Percentiles interpolate between ranks. The emperor runs compiled, as the installed `emperor` bin does (`node dist/src/cli/main.js`; the bench runs `npm run build` first when dist is missing or older than src; `BENCH_EMPEROR=tsx` runs the sources through tsx instead). The machine is shared with other work, so each section states the 1-minute load average before and after it ran.', '');
   const machines = new Map<string, Machine>();
   for (const r of results) machines.set(machineLine(r.machine), r.machine);
   out.push('## Machine', '');

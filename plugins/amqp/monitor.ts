@@ -33,6 +33,8 @@ export function createAmqpMonitor(arg: string, ctx: MonitorContext, opts: AmqpMo
     const inbox = new Inbox<LinkItem>(signal);
     const link = new AmqpLink(target, inbox, log, linkOptions);
     link.start(signal);
+    // A write still under way when the consumer stops: stopping waits for it.
+    let saving: Promise<unknown> = Promise.resolve();
     try {
       for (const event of await store.restore()) yield event;
       const env = { source: target.id, ctx: { ...ctx, log }, signal, fetchTimeoutMs };
@@ -43,12 +45,18 @@ export function createAmqpMonitor(arg: string, ctx: MonitorContext, opts: AmqpMo
         }
         const event = await interpretDelivery(item.delivery, env);
         if (signal.aborted) return;
-        const failed = await store.apply(event);
-        if (failed !== undefined) yield { type: 'error', error: failed, name: event.type === 'upsert' ? event.spec.name : event.type === 'remove' ? event.name : undefined };
+        // The fleet acts while the state store writes (two fsyncs, a few ms): the next message
+        // waits for the write, so the store keeps the order the fleet saw. The broker's copy is
+        // acknowledged only once it is stored.
+        const stored = store.apply(event);
+        saving = stored;
         yield event;
+        const failed = await stored;
+        if (failed !== undefined) yield { type: 'error', error: failed, name: event.type === 'upsert' ? event.spec.name : event.type === 'remove' ? event.name : undefined };
         item.ack();
       }
     } finally {
+      await saving;
       await link.close();
     }
   }

@@ -3,6 +3,7 @@
  * v1 (memory.usage_in_bytes, memory.oom_control, notifications through cgroup.event_control) or
  * v2 (memory.current, memory.events, whose changes the kernel reports to inotify).
  */
+import { readFileSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 
 export type MemoryFiles =
@@ -25,11 +26,29 @@ export async function memoryFiles(dir: string): Promise<MemoryFiles | { missing:
   return { missing: `the cgroup ${dir} has no memory controller (neither memory.usage_in_bytes nor memory.current)` };
 }
 
-/** A number file (memory.usage_in_bytes, memory.current); undefined once the cgroup is gone. */
-export async function readBytes(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
+function bytesOf(text: string | undefined): number | undefined {
   // "max" (v2's no limit) and a torn read are no number.
   return text !== undefined && /^\d+\s*$/.test(text) ? Number(text.trim()) : undefined;
+}
+
+/** A number file (memory.usage_in_bytes, memory.current); undefined once the cgroup is gone. */
+export async function readBytes(file: string): Promise<number | undefined> {
+  return bytesOf(await readFile(file, 'utf8').catch(() => undefined));
+}
+
+/**
+ * readBytes without the thread pool: the kernel makes a cgroup file's text on read, from memory,
+ * so the read never waits on storage, and the value is the one of this very moment rather than of
+ * several event-loop turns later (open, stat, read and close each a turn in the thread pool).
+ */
+export function readBytesNow(file: string): number | undefined {
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  return bytesOf(text);
 }
 
 /** `key value` lines (memory.events, memory.oom_control) as numbers. */

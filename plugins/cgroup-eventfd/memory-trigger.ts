@@ -3,7 +3,8 @@
  * BYTES upwards, and again only after usage has fallen below 90 % of BYTES.
  *
  * cgroup v1: two eventfd thresholds per line (BYTES and the re-arm level), so nothing is polled;
- * each notification is read against the hysteresis. cgroup v2 notifies no usage level, so
+ * each notification reads the usage at once, in the same callback, and feeds the hysteresis: the
+ * alarm is raised in the event-loop turn that saw the crossing. cgroup v2 notifies no usage level, so
  * memory.current is sampled every second, and at once when memory.events changes (the cgroup hit
  * memory.high or memory.max). Without the eventfd addon, v1 is sampled the same way.
  */
@@ -12,9 +13,9 @@ import { EmperorError, ErrorCodes } from '../../src/errors.js';
 import { readSize } from '../../src/config/values.js';
 import { eventfdAvailable, watchEventfd } from './eventfd.js';
 import { Hysteresis } from './hysteresis.js';
-import { formatBytes, memoryFiles, readBytes } from './memory-files.js';
+import { formatBytes, memoryFiles, readBytesNow } from './memory-files.js';
 import { CgroupTrigger, errorText, LOG_PREFIX, noticeOnce } from './trigger-base.js';
-import { coalesce, every, onFileChange, SAMPLE_MS } from './wakeups.js';
+import { every, onFileChange, SAMPLE_MS } from './wakeups.js';
 
 interface Line {
   alarm: string;
@@ -57,7 +58,13 @@ export class MemoryTrigger extends CgroupTrigger {
       return;
     }
     if (this.aborted) return;
-    const check = coalesce(() => this.check(), (err) => this.host.log.error(`${LOG_PREFIX} alarm-memory: ${errorText(err)}`, { event: 'trigger-error' }));
+    const check = (): void => {
+      try {
+        this.check();
+      } catch (err) {
+        this.host.log.error(`${LOG_PREFIX} alarm-memory: ${errorText(err)}`, { event: 'trigger-error' });
+      }
+    };
     this.usageFile = files.version === 1 ? files.usage : files.current;
     // Watches first, then the first reading: a crossing in between is not lost.
     if (files.version === 1) {
@@ -86,8 +93,9 @@ export class MemoryTrigger extends CgroupTrigger {
     return `alarm-memory: ${errorText(err)}`;
   }
 
-  private async check(): Promise<void> {
-    const usage = await readBytes(this.usageFile);
+  /** One reading, synchronous: readings never overlap and are fed in the order they were taken. */
+  private check(): void {
+    const usage = readBytesNow(this.usageFile);
     // Undefined: the cgroup is gone (the vassal is stopping).
     if (usage === undefined || this.aborted) return;
     for (const l of this.lines) {

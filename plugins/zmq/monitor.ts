@@ -44,6 +44,8 @@ export function createZmqMonitor(arg: string, ctx: MonitorContext, opts: ZmqMoni
 
     let delay = minDelayMs;
     let failing = false;
+    // A write still under way when the consumer stops: stopping waits for it.
+    let saving: Promise<unknown> = Promise.resolve();
     while (!signal.aborted) {
       const sock = new Pull({ maxMessageSize: dropAbove, receiveHighWaterMark: hwm, linger: 0 });
       const onAbort = (): void => sock.close();
@@ -79,13 +81,18 @@ export function createZmqMonitor(arg: string, ctx: MonitorContext, opts: ZmqMoni
           delay = minDelayMs;
           const event = await interpretParts(parts, env);
           if (signal.aborted) return;
-          const failed = await store.apply(event);
-          if (failed !== undefined) yield { type: 'error', error: failed, name: event.type === 'upsert' ? event.spec.name : event.type === 'remove' ? event.name : undefined };
+          // The fleet acts while the state store writes (two fsyncs, a few ms): the next message
+          // waits for the write, so the store keeps the order the fleet saw.
+          const stored = store.apply(event);
+          saving = stored;
           yield event;
+          const failed = await stored;
+          if (failed !== undefined) yield { type: 'error', error: failed, name: event.type === 'upsert' ? event.spec.name : event.type === 'remove' ? event.name : undefined };
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
         sock.close();
+        await saving;
       }
     }
   }

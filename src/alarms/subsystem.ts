@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { EmperorError, ErrorCodes, describeError, isEmperorError } from '../errors.js';
 import type { AlarmDef, VassalConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import { forEachLine, type LineBlock } from '../core/line-splitter.js';
 import type { AlarmAction, AlarmActionFactory, AlarmActionHost, AlarmFiring, TriggerFactory, TriggerHost } from '../plugin.js';
 import { BUILTIN_ACTIONS } from './actions/index.js';
 import type { CmdActionHost, CmdSandbox } from './actions/cmd.js';
@@ -15,7 +16,7 @@ import { BacklogWatcher } from './backlog.js';
 import { crashReport } from './crash.js';
 import type { WorkerExit } from './exit.js';
 import { LogRules } from './log-rules.js';
-import { ALARM_LOG_PREFIX, isAlarmLine } from './prefix.js';
+import { ALARM_LOG_PREFIX, ALARM_LOG_PREFIX_BYTES, isAlarmLine } from './prefix.js';
 import { ActionLane } from './queue.js';
 import { segfaultReport } from './segfault.js';
 import { StormGuard, capMessage } from './storm.js';
@@ -199,11 +200,28 @@ export class AlarmSubsystem {
     return sub;
   }
 
-  /** Hot path: every worker output line. */
+  /** One worker output line. */
   onLine(line: string, pid: number): void {
     if (this.closed || isAlarmLine(line)) return;
     if (this.lineListeners.size > 0) this.feedTriggers(line, pid);
     this.rules?.match(line, this.onRuleHit);
+  }
+
+  /** Hot path: the worker output lines of one read, matched as bytes, in order. */
+  onLines(block: LineBlock, pid: number): void {
+    if (this.closed) return;
+    const rules = this.rules;
+    // Alarm output is rare: a block without it is matched whole.
+    if (this.lineListeners.size === 0 && block.indexOf(ALARM_LOG_PREFIX_BYTES) === -1) {
+      rules?.matchBlock(block, this.onRuleHit);
+      return;
+    }
+    forEachLine(block, (start, end) => {
+      const bytes = block.subarray(start, end);
+      if (this.closed || bytes.indexOf(ALARM_LOG_PREFIX_BYTES) !== -1) return;
+      if (this.lineListeners.size > 0) this.feedTriggers(bytes.toString('utf8'), pid);
+      rules?.matchBytes(bytes, this.onRuleHit);
+    });
   }
 
   private feedTriggers(line: string, pid: number): void {

@@ -22,7 +22,7 @@ export function buildProgram(): Command {
   program
     .description('Governs a fleet of vassals: watches where their configs live (directories, globs, databases, message buses) and spawns, reloads, restarts and stops them to match.')
     .argument('[monitors...]', 'config sources: DIR, a glob pattern, glob://PATTERN, dir://DIR, pg://…, mongodb://…, amqp://…, zmq://…')
-    .option('--freq <seconds>', 'safety rescan / poll period of every monitor', positive('--freq'), DEFAULTS.freq)
+    .option('--freq <seconds>', 'safety rescan / poll period of every monitor (dir and glob: beside a working inotify watch, each file is stat\'ed only every 20th time)', positive('--freq'), DEFAULTS.freq)
     .option('--extra-extension <ext>', 'accept config files with this extension too (repeatable); its format is sniffed from the content', collect, [])
     .option('--throttle <ms>', 'first backoff delay after a repeated crash; doubles on each further crash', int('--throttle', 1), DEFAULTS.throttle)
     .option('--max-throttle <ms>', 'cap of the crash backoff delay', int('--max-throttle', 1), DEFAULTS.maxThrottle)
@@ -35,7 +35,7 @@ export function buildProgram(): Command {
     .option('--graceful-shutdown', 'uWSGI vassals: stop with a graceful shutdown (requests in flight complete) instead of a brutal one', UWSGI_DEFAULTS.gracefulShutdown)
     .option('--required-heartbeat <seconds>', 'uWSGI vassals: an instance silent this long after its first heartbeat is killed and respawned (0: not watched)', int('--required-heartbeat', 0, 86_400), UWSGI_DEFAULTS.requiredHeartbeat)
     .option('--broodlord <n>', 'uWSGI vassals: zergs (section [zerg] of the same config) that may run at once when instances send SOS (0: off)', int('--broodlord', 0, 4096), UWSGI_DEFAULTS.broodlord)
-    .option('--settle <ms>', 'a config file must stay unchanged this long before it is read (files still being written)', int('--settle', 0, 60_000), DEFAULTS.settle)
+    .option('--settle <ms>', 'a config file still open for writing is read once closed; where the kernel cannot tell (no file leases), once unchanged this long; 0: read at once', int('--settle', 0, 60_000), DEFAULTS.settle)
     .option('--max-config-size <bytes>', 'largest config accepted from any source', int('--max-config-size', 1), DEFAULTS.maxConfigSize)
     .option('--node-name <name>', 'this host\'s name for %h in configs and database queries', hostname())
     .option('--state-dir <dir>', 'where message-fed vassals (amqp, zmq) are kept across restarts', defaultStateDir())

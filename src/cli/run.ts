@@ -19,6 +19,7 @@ import { Isolation } from '../isolation/isolation.js';
 import { PluginTable } from '../plugin-table.js';
 import { setUpOutput } from './logging.js';
 import { statusTable } from './status-table.js';
+import { holdYoungGeneration } from './young-generation.js';
 
 export interface RunOptions {
   freq: number;
@@ -54,6 +55,7 @@ export interface RunOptions {
 }
 
 export async function run(monitors: string[], opts: RunOptions): Promise<void> {
+  holdYoungGeneration();
   if (monitors.length === 0) throw new EmperorError(ErrorCodes.USAGE, 'no monitor given: name at least one directory, glob or scheme://… source (see emperor --help)');
   const statsAddress = opts.stats === undefined ? undefined : parseListenAddress(opts.stats, '--stats');
   if (opts.statsHttp && !statsAddress) throw new EmperorError(ErrorCodes.USAGE, '--stats-http needs --stats ADDRESS (where to serve)', { key: 'stats-http' });

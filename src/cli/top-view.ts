@@ -17,10 +17,13 @@ export interface TopRow extends StatusRow {
 
 export function withCpu(prev: StatusResult | undefined, cur: StatusResult): TopRow[] {
   const before = new Map((prev?.rows ?? []).map((r) => [r.name, r]));
-  const dt = prev ? (cur.time - prev.time) / 1000 : 0;
+  const span = prev ? (cur.time - prev.time) / 1000 : 0;
   return cur.rows.map((r) => {
     const p = before.get(r.name);
     const delta = p ? r.cpu - p.cpu : NaN;
+    // Between the moments the figures were read (they may be older than the answers); none for a
+    // row not measured yet (null); an emperor that does not say has read them as it answered.
+    const dt = typeof p?.sampledAt === 'number' && typeof r.sampledAt === 'number' ? (r.sampledAt - p.sampledAt) / 1000 : p?.sampledAt === null || r.sampledAt === null ? 0 : span;
     // A restart resets the counters: no percentage for that interval.
     const cpuPercent = dt > 0 && delta >= 0 && r.pids.length > 0 ? (delta / dt) * 100 : null;
     return { ...r, cpuPercent };

@@ -1,10 +1,13 @@
 /**
  * Readiness probes: when is a freshly spawned vassal serving? Polled with a short, growing interval
- * so a fast program is seen ready within milliseconds and a slow one costs little.
+ * so a fast program is seen ready within milliseconds and a slow one costs little. A ready file is
+ * looked at again the moment inotify reports its name in its directory; polling goes on behind
+ * that, slower, for what inotify does not see (network filesystems, a directory made later).
  */
 import { access } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { ReadyProbe } from '../config/types.js';
+import { watchName } from './name-watch.js';
 
 export interface ProbeOptions {
   signal: AbortSignal;
@@ -22,6 +25,8 @@ export class ProbeFailed extends Error {}
 
 const FIRST_INTERVAL_MS = 2;
 const MAX_INTERVAL_MS = 100;
+/** Polling behind a working watch of a ready file's directory. */
+const WATCHED_FIRST_INTERVAL_MS = 25;
 
 export function describeProbe(p: ReadyProbe): string {
   switch (p.kind) {
@@ -41,14 +46,54 @@ export async function waitReady(probe: ReadyProbe, opts: ProbeOptions): Promise<
     if (!opts.stillAlive()) throw new ProbeFailed('worker exited before it was up for ' + probe.ms + ' ms');
     return;
   }
-  let interval = FIRST_INTERVAL_MS;
-  for (;;) {
-    if (opts.signal.aborted) throw new ProbeFailed('aborted');
-    if (!opts.stillAlive()) throw new ProbeFailed('worker exited before it was ready');
-    if (await checkOnce(probe, opts)) return;
-    if (Date.now() >= deadline) throw new ProbeFailed(`not ready after ${opts.timeoutMs} ms (${describeProbe(probe)})`);
-    await delay(interval, opts.signal);
-    interval = Math.min(interval * 2, MAX_INTERVAL_MS);
+  const wake = new Wake();
+  let unwatch: (() => void) | undefined;
+  const watchFile = (): void => {
+    if (probe.kind === 'file' && unwatch === undefined) unwatch = watchName(probe.path, () => wake.fire());
+  };
+  // Set up before the first look, so that a file made in between still wakes us.
+  watchFile();
+  let interval = unwatch ? WATCHED_FIRST_INTERVAL_MS : FIRST_INTERVAL_MS;
+  try {
+    for (;;) {
+      if (opts.signal.aborted) throw new ProbeFailed('aborted');
+      if (!opts.stillAlive()) throw new ProbeFailed('worker exited before it was ready');
+      wake.reset();
+      if (await checkOnce(probe, opts)) return;
+      if (Date.now() >= deadline) throw new ProbeFailed(`not ready after ${opts.timeoutMs} ms (${describeProbe(probe)})`);
+      await delay(interval, opts.signal, wake);
+      interval = Math.min(interval * 2, MAX_INTERVAL_MS);
+      watchFile();
+    }
+  } finally {
+    unwatch?.();
+  }
+}
+
+/** Cuts a delay short when an event says the probe may pass now; remembers one that came early. */
+class Wake {
+  private fired = false;
+  private waiter: (() => void) | undefined;
+
+  fire(): void {
+    this.fired = true;
+    this.waiter?.();
+  }
+
+  reset(): void {
+    this.fired = false;
+  }
+
+  /** Resolves at once if fired since the last reset, else calls `cb` when it fires (once). */
+  on(cb: () => void): () => void {
+    if (this.fired) {
+      cb();
+      return () => undefined;
+    }
+    this.waiter = cb;
+    return () => {
+      this.waiter = undefined;
+    };
   }
 }
 
@@ -85,11 +130,14 @@ async function httpOk(url: string, signal: AbortSignal): Promise<boolean> {
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+function delay(ms: number, signal: AbortSignal, wake?: Wake): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) { reject(new ProbeFailed('aborted')); return; }
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = (): void => { clearTimeout(t); reject(new ProbeFailed('aborted')); };
+    let off = (): void => undefined;
+    const done = (): void => { clearTimeout(t); off(); signal.removeEventListener('abort', onAbort); };
+    const t = setTimeout(() => { done(); resolve(); }, ms);
+    const onAbort = (): void => { done(); reject(new ProbeFailed('aborted')); };
     signal.addEventListener('abort', onAbort, { once: true });
+    if (wake) off = wake.on(() => { done(); resolve(); });
   });
 }

@@ -18,7 +18,8 @@ import { IdleWatch } from './idle-watch.js';
 import { listenFdName, socketForPlan } from './on-demand.js';
 import type { OnDemandSocket } from './on-demand-socket.js';
 import type { VassalPlan } from './plan.js';
-import { Ring } from './ring.js';
+import { forEachLine, linesOf, type LineBlock } from './line-splitter.js';
+import { RecentLines, type RecentLine } from './recent-lines.js';
 import { Backoff, type BackoffSettings } from './throttle.js';
 import type { Worker } from './worker.js';
 
@@ -28,6 +29,8 @@ export type VassalState = 'waiting' | 'starting' | 'running' | 'reloading' | 'ba
 /** What the vassal tells its alarm subsystem (src/alarms). */
 export interface VassalAlarms {
   onLine(line: string, pid: number): void;
+  /** The lines of one read together (without it, onLine gets them one by one). */
+  onLines?(block: LineBlock, pid: number): void;
   onWorkerExit(exit: { pid: number; code: number | null; signal: NodeJS.Signals | null; lastLines: readonly string[]; expected: boolean }): void;
   onBackoff(message: string): void;
   stats(): unknown;
@@ -90,11 +93,7 @@ export interface WorkerInfo {
   restartAt: number | undefined;
 }
 
-export interface RecentLine {
-  time: number;
-  pid: number;
-  line: string;
-}
+export type { RecentLine } from './recent-lines.js';
 
 const SEGFAULT_CONTEXT_LINES = 10;
 
@@ -109,7 +108,7 @@ export class Vassal {
   /** The last config that could not be loaded while this version kept running. */
   configError: string | undefined;
   readyAt: number | undefined;
-  readonly recent: Ring<RecentLine>;
+  readonly recent: RecentLines;
 
   private slots: Slot[] = [];
   /** Plans whose cgroup still holds workers kept in place by a reload into another cgroup. */
@@ -133,7 +132,7 @@ export class Vassal {
     this.name = plan.spec.name;
     this.plan = plan;
     this.backoff = new Backoff(deps.backoff);
-    this.recent = new Ring(deps.recentLines ?? 500);
+    this.recent = new RecentLines(deps.recentLines ?? 500);
   }
 
   get state(): VassalState {
@@ -522,7 +521,7 @@ export class Vassal {
       plan,
       spec: { ...plan.worker, env: { ...plan.worker.env, EMPEROR_WORKER_ID: String(slot.id) } },
       ...(slot.variant === undefined ? {} : { variant: slot.variant }),
-      onLine: (line, w) => this.onLine(line, w),
+      onLine: { block: (lines, w) => this.onLines(lines, w) },
       log: this.deps.log,
       signal: this.abort.signal,
       ...(this.socket ? { listenSocket: { fd: this.socket.fd, name: listenFdName(this.name) } } : {}),
@@ -641,16 +640,25 @@ export class Vassal {
     return true;
   }
 
-  private onLine(line: string, worker: Worker): void {
+  /** The lines of one read of a worker's output: to the vassal's output, its recent lines, its alarms. */
+  private onLines(block: LineBlock, worker: Worker): void {
     const pid = worker.pid;
     const sink = this.logto ?? this.deps.output;
-    sink.line(this.name, pid, line);
+    if (sink.lines) sink.lines(this.name, pid, block);
+    else for (const line of linesOf(block)) sink.line(this.name, pid, line);
     // A burst the reader cannot take at once pauses this worker's pipe: it waits, nothing is lost.
     if (sink.congested() && worker.pauseOutput()) sink.whenDrained(() => worker.resumeOutput());
-    const entry = { time: Date.now(), pid, line };
-    this.recent.push(entry);
-    for (const l of this.lineListeners) l(entry);
-    this.alarms?.onLine(line, pid);
+    const time = Date.now();
+    this.recent.pushBlock(time, pid, block);
+    if (this.lineListeners.size > 0) {
+      for (const line of linesOf(block)) {
+        const entry = { time, pid, line };
+        for (const l of this.lineListeners) l(entry);
+      }
+    }
+    const alarms = this.alarms;
+    if (alarms?.onLines) alarms.onLines(block, pid);
+    else if (alarms) forEachLine(block, (s, e) => alarms.onLine(block.toString('utf8', s, e), pid));
   }
 
 

@@ -3,10 +3,10 @@
  * credentials dropped before the program runs, killed if the emperor dies), its output as lines,
  * its end as an ExitResult.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../native/exec-helper.js';
-import { LineSplitter } from './line-splitter.js';
+import { launch, type LaunchEnd, type Launched } from './launch.js';
+import { LineSplitter, type LineBlock } from './line-splitter.js';
 import { type ExitResult } from './exit.js';
 
 export interface WorkerSpec {
@@ -41,7 +41,8 @@ export interface WorkerSpec {
   maxLine?: number;
 }
 
-export type LineSink = (line: string, worker: Worker) => void;
+/** Gets the output line by line, or (cheaper) the lines of each read together. */
+export type LineSink = ((line: string, worker: Worker) => void) | { block(lines: LineBlock, worker: Worker): void };
 
 export class Worker {
   readonly pid: number;
@@ -54,12 +55,12 @@ export class Worker {
   private done = false;
   private killTimer: NodeJS.Timeout | undefined;
   /** The pipes carrying its output (one with the exec helper). */
-  private readonly outputs: NodeJS.ReadableStream[];
+  private readonly outputs: readonly Readable[];
   private outputPaused = false;
 
-  private constructor(child: ChildProcess, exited: Promise<ExitResult>, channels: readonly Duplex[] = []) {
-    this.pid = child.pid ?? -1;
-    this.outputs = [child.stdout, child.stderr].filter((x): x is NonNullable<typeof x> => x !== null && x !== undefined);
+  private constructor(pid: number, outputs: readonly Readable[], exited: Promise<ExitResult>, channels: readonly Duplex[] = []) {
+    this.pid = pid;
+    this.outputs = outputs;
     this.exited = exited;
     this.channels = channels;
     // A worker that dies mid-write is seen through `exited`, not as an error on its channel.
@@ -87,22 +88,19 @@ export class Worker {
     if (!helper && (spec.listenFds ?? 0) > 0) {
       return Worker.failed('cannot hand over a listening socket: the exec helper is not built (`node src/native/build.mjs`), and only it can set LISTEN_PID for the program');
     }
-    const file = helper ?? program;
-    const argv = helper ? execHelperArgs(helperOpts, program, args) : args;
     const extraFds = spec.extraFds ?? [];
-    // Node makes every 'pipe' past stdio 2 a socketpair: the worker gets its end as that fd.
-    const channelPipes = Array.from({ length: spec.channels ?? 0 }, () => 'pipe' as const);
-    const stdio: Array<'ignore' | 'pipe' | number> = [spec.stdin ?? 'ignore', 'pipe', helper ? 'ignore' : 'pipe', ...extraFds, ...channelPipes];
     const startedAt = Date.now();
-    let child: ChildProcess;
+    let proc: Launched;
     try {
-      child = spawn(file, argv, {
+      proc = launch({
+        file: helper ?? program,
+        args: helper ? execHelperArgs(helperOpts, program, args) : args,
         cwd: spec.cwd,
         env: spec.env,
-        // Own session and process group: the whole group is signalled, and the terminal's ^C
-        // reaches only the emperor, which then stops vassals in order.
-        detached: true,
-        stdio,
+        stdin: spec.stdin,
+        stderr: helper ? 'null' : 'pipe',
+        extraFds,
+        channels: spec.channels ?? 0,
         // Without the helper, Node sets the credentials itself (no pdeathsig, no cgroup join).
         ...(helper ? {} : { uid: spec.uid, gid: spec.gid }),
       });
@@ -112,56 +110,52 @@ export class Worker {
 
     let worker: Worker;
     const exited = new Promise<ExitResult>((resolve) => {
-      let spawnError: Error | undefined;
-      let outputClosed = !child.stdout;
-      let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let openOutputs = proc.outputs.length;
+      let end: LaunchEnd | undefined;
       const finish = (): void => {
-        if (!exitInfo || !outputClosed) return;
+        if (!end || openOutputs > 0) return;
         worker.onExit();
         const forced = worker.killed;
         resolve({
           pid: worker.pid,
-          code: exitInfo.code,
-          signal: exitInfo.signal,
-          reason: spawnError ? 'spawn-failed' : worker.killed ? 'killed' : worker.stopRequested ? 'stopped' : 'exited',
+          code: end.code,
+          signal: end.signal,
+          reason: end.error ? 'spawn-failed' : worker.killed ? 'killed' : worker.stopRequested ? 'stopped' : 'exited',
           forced,
           durationMs: Date.now() - startedAt,
-          ...(spawnError ? { error: spawnError.message } : {}),
+          ...(end.error ? { error: end.error.message } : {}),
         });
       };
-      const splitter = new LineSplitter((line) => onLine(line, worker), spec.maxLine);
-      const wire = (stream: NodeJS.ReadableStream | null | undefined): void => {
-        if (!stream) return;
+      const splitter = new LineSplitter(typeof onLine === 'function' ? (line) => onLine(line, worker) : { block: (lines) => onLine.block(lines, worker) }, spec.maxLine);
+      for (const stream of proc.outputs) {
         stream.on('data', (chunk: Buffer) => splitter.push(chunk));
-      };
-      wire(child.stdout);
-      wire(child.stderr);
-      // 'close' fires after the output pipes end: every line is delivered before the exit is.
-      child.stdout?.once('close', () => { splitter.flush(); outputClosed = true; finish(); });
-      child.once('error', (err) => {
-        spawnError = err;
-        exitInfo ??= { code: null, signal: null };
-        outputClosed = true;
-        finish();
-      });
-      child.once('exit', (code, signal) => {
-        exitInfo = { code, signal };
-        // Grandchildren may hold the pipe open after the worker itself is gone: they die with
-        // their group (see onExit), and then the pipe closes.
-        worker.killGroupRemnants();
+        // 'close' follows the end of the pipe: every line is delivered before the exit is.
+        stream.once('close', () => {
+          openOutputs--;
+          if (openOutputs === 0) splitter.flush();
+          finish();
+        });
+      }
+      proc.onEnd((e) => {
+        end = e;
+        if (e.error) {
+          for (const s of proc.outputs) s.destroy();
+        } else {
+          // Grandchildren may hold the pipe open after the worker itself is gone: they die with
+          // their group (see onExit), and then the pipe closes.
+          worker.killGroupRemnants();
+        }
         finish();
       });
     });
-    // A spawn that failed outright has no stdio: its run ends through `exited` alone.
-    const channels = channelPipes.flatMap((_, i) => (child.stdio[3 + extraFds.length + i] as Duplex | null) ?? []);
-    worker = new Worker(child, exited, channels);
+    worker = new Worker(proc.pid, proc.outputs, exited, proc.channels);
     return worker;
   }
 
   /** A worker that never ran: its result says why. */
   private static failed(error: string): Worker {
     const failed: ExitResult = { pid: -1, code: null, signal: null, reason: 'spawn-failed', forced: false, durationMs: 0, error };
-    const w = new Worker({ pid: -1 } as ChildProcess, Promise.resolve(failed));
+    const w = new Worker(-1, [], Promise.resolve(failed));
     w.done = true;
     return w;
   }

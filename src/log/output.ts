@@ -2,8 +2,10 @@
  * Where worker output lines go: the emperor's output (prefixed with the vassal's name, or as JSON
  * records), or a vassal's own `logto` file. Writes are asynchronous with a bounded buffer, so a
  * slow reader of the emperor's output drops lines (counted) instead of stalling supervision.
+ * The lines of one read are written with one write: a burst costs a write per read, not per line.
  */
 import sonicBoom from 'sonic-boom';
+import { countLines, type LineBlock } from '../core/line-splitter.js';
 
 // A CommonJS module: the class is the default export at run time.
 const SonicBoom = sonicBoom.SonicBoom;
@@ -11,6 +13,8 @@ type SonicBoom = InstanceType<typeof sonicBoom.SonicBoom>;
 
 export interface OutputSink {
   line(vassal: string, pid: number, line: string): void;
+  /** The lines of one read together, in one write (a sink without it gets them one by one). */
+  lines?(vassal: string, pid: number, block: LineBlock): void;
   /**
    * More is waiting for the reader than a burst should leave behind: the vassal stops reading its
    * workers' pipes (they block, nothing is lost) until `whenDrained` calls back.
@@ -34,6 +38,11 @@ export const CONGESTED_BYTES = 1024 * 1024;
 const DRAINED_BYTES = 256 * 1024;
 /** A reader that takes longer than this to catch up is stuck: workers read on and lines drop. */
 const STUCK_MS = 10_000;
+/**
+ * Largest single write. A reader that fell behind gets what waits in few large writes (SonicBoom's
+ * default is 16 KiB, a syscall per 200 lines).
+ */
+export const MAX_WRITE_BYTES = 1024 * 1024;
 
 /** Bytes a SonicBoom holds that the reader has not taken yet (its internal counter). */
 function buffered(dest: SonicBoom): number {
@@ -73,7 +82,7 @@ class DrainWatch {
 }
 
 export function openDestination(fd: number): SonicBoom {
-  const dest = new SonicBoom({ fd, sync: false, maxLength: OUTPUT_BUFFER_BYTES, minLength: 0 });
+  const dest = new SonicBoom({ fd, sync: false, maxLength: OUTPUT_BUFFER_BYTES, minLength: 0, maxWrite: MAX_WRITE_BYTES });
   return dest;
 }
 
@@ -87,8 +96,29 @@ export class ConsoleOutput implements OutputSink {
   ) {
     this.drain = new DrainWatch(dest);
     dest.on('drop', (data: string) => {
-      this.droppedLines += countLines(data);
+      this.droppedLines += newlines(data);
     });
+  }
+
+  lines(vassal: string, pid: number, block: LineBlock): void {
+    if (buffered(this.dest) > LINE_BUFFER_BYTES) {
+      this.droppedLines += countLines(block);
+      return;
+    }
+    const text = block.toString('utf8');
+    if (this.json) {
+      const head = `{"time":"${new Date().toISOString()}","vassal":${JSON.stringify(vassal)},"pid":${pid},"line":`;
+      let out = '';
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        out += `${head}${JSON.stringify(text.slice(start, nl))}}\n`;
+        start = nl + 1;
+      }
+      this.dest.write(out);
+    } else {
+      const prefix = `${vassal}[${pid}] `;
+      this.dest.write(`${prefix}${text.slice(0, -1).replaceAll('\n', `\n${prefix}`)}\n`);
+    }
   }
 
   line(vassal: string, pid: number, line: string): void {
@@ -129,9 +159,10 @@ export class FileOutput implements OutputSink {
 
   /** A path, or a descriptor already opened for appending (tyrant mode opens it as the vassal's user). */
   constructor(target: string | number) {
-    this.dest = new SonicBoom({ dest: target, append: true, mkdir: false, sync: false, maxLength: OUTPUT_BUFFER_BYTES });
+    // Bytes in, bytes out: a block of lines reaches the file as it was read, never decoded.
+    this.dest = new SonicBoom({ dest: target, append: true, mkdir: false, sync: false, maxLength: OUTPUT_BUFFER_BYTES, maxWrite: MAX_WRITE_BYTES, contentMode: 'buffer' });
     this.drain = new DrainWatch(this.dest);
-    this.dest.on('drop', (data: string) => {
+    this.dest.on('drop', (data: Buffer) => {
       this.droppedLines += countLines(data);
     });
     // An unwritable file must not crash the emperor; the vassal reports it once.
@@ -152,7 +183,15 @@ export class FileOutput implements OutputSink {
       this.droppedLines++;
       return;
     }
-    this.dest.write(line + '\n');
+    writeBytes(this.dest, Buffer.from(`${line}\n`));
+  }
+
+  lines(_vassal: string, _pid: number, block: LineBlock): void {
+    if (buffered(this.dest) > LINE_BUFFER_BYTES) {
+      this.droppedLines += countLines(block);
+      return;
+    }
+    writeBytes(this.dest, block);
   }
 
   congested(): boolean {
@@ -188,7 +227,12 @@ async function flush(dest: SonicBoom, timeoutMs = 5000): Promise<void> {
   while (buffered(dest) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
-function countLines(data: string): number {
+/** SonicBoom in buffer mode takes Buffers (its typings know only strings). */
+function writeBytes(dest: SonicBoom, bytes: Buffer): void {
+  (dest as unknown as { write(b: Buffer): boolean }).write(bytes);
+}
+
+function newlines(data: string): number {
   let n = 0;
   for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) n++;
   return n;

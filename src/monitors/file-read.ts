@@ -1,18 +1,26 @@
 /**
- * Reading one config file safely: only once it has stopped changing (a writer may still be busy),
- * never more than the size limit, and with every way of failing turned into a value the monitor
- * can report (missing, a directory, a symlink loop, no permission, too large).
+ * Reading one config file safely: only once its writer is done, never more than the size limit,
+ * and with every way of failing turned into a value the monitor can report (missing, a directory,
+ * a symlink loop, no permission, too large).
+ *
+ * "Done" is asked of the kernel first: a file no process has open for writing is complete (a file
+ * renamed into place, a touch, a writer that closed it) and is read at once. Where the kernel
+ * cannot tell (no lease support, not our file and no CAP_LEASE, the addon not built) the file must
+ * instead have stopped changing for the settle time, which a writer pausing longer defeats.
  */
 import { constants, type BigIntStats } from 'node:fs';
 import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmperorError, ErrorCodes } from '../errors.js';
+import type { Writers } from '../native/file-lease.js';
 import type { Limit } from './limit.js';
 
 export interface ReadOptions {
-  /** Quiet time a file needs before it is read. */
+  /** Quiet time a file needs before it is read when its writers cannot be known; 0 reads at once, always. */
   settleMs: number;
+  /** Whether some process has the file behind a read-only fd open for writing. */
+  writers: (fd: number) => Writers;
   /** How long an announced file must stay missing before it counts as removed (editors that delete then recreate). */
   removeGraceMs: number;
   maxBytes: number;
@@ -54,6 +62,11 @@ export type FileState = FileRead | FileMissing | FileFault;
 export type FileProbe = { kind: 'present'; sig: string } | { kind: 'missing' } | { kind: 'unknown' };
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+/** A file held open for writing but unchanged this long is read anyway: a writer that never closes must not hide it forever. */
+const HELD_OPEN_QUIET_MS = 5000;
+/** Re-asking whether the writer is done: soon at first (touch(1) closes right after its event), then every 50 ms. */
+const WRITER_POLL_FIRST_MS = 1;
+const WRITER_POLL_MAX_MS = 50;
 
 function fileSig(s: BigIntStats): string {
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.uid}:${s.gid}:${s.mode}`;
@@ -139,7 +152,8 @@ export async function probeFile(path: string, nofollow: boolean): Promise<FilePr
   }
 }
 
-type Attempt = FileState | { kind: 'busy'; sig: string; waitMs: number } | { kind: 'changed' };
+/** busy: unchanged for too short a time (waitMs) or, with waitMs undefined, still open for writing. */
+type Attempt = FileState | { kind: 'busy'; sig: string; waitMs: number | undefined } | { kind: 'changed' };
 
 async function readAll(fh: FileHandle, size: number, maxBytes: number): Promise<Buffer> {
   // One byte of headroom shows a file that grew past the limit while it was read.
@@ -190,9 +204,14 @@ async function attempt(path: string, o: ReadOptions, prevSig: string | undefined
     const sig = link === undefined ? fileSig(s) : `${fileSig(s)}|${linkSig(link)}`;
     const needed = neededQuiet(s, o.settleMs);
     const quiet = quietFor(s, Date.now());
-    // Settled when its times say so, or when it did not change while we waited (clock skew, future mtimes).
-    if (quiet < needed && sig !== prevSig) {
-      return { kind: 'busy', sig, waitMs: Math.max(1, Math.min(needed - quiet, needed)) };
+    const heldOpenLimit = Math.max(needed, HELD_OPEN_QUIET_MS);
+    if (o.settleMs > 0 && quiet < heldOpenLimit) {
+      const writers = o.writers(fh.fd);
+      if (writers === 'yes') return { kind: 'busy', sig, waitMs: undefined };
+      // Without an answer: settled when its times say so, or when it did not change while we waited (clock skew, future mtimes).
+      if (writers === 'unknown' && quiet < needed && sig !== prevSig) {
+        return { kind: 'busy', sig, waitMs: Math.max(1, Math.min(needed - quiet, needed)) };
+      }
     }
     if (s.size > BigInt(o.maxBytes)) return tooLarge(path, s.size, o.maxBytes, sig);
     const bytes = await readAll(fh, Number(s.size), o.maxBytes);
@@ -223,6 +242,7 @@ async function attempt(path: string, o: ReadOptions, prevSig: string | undefined
 export async function readSettled(path: string, o: ReadOptions, signal: AbortSignal, announced: boolean): Promise<FileState> {
   let prevSig: string | undefined;
   let missingSeen = false;
+  let writerPoll = WRITER_POLL_FIRST_MS;
   for (;;) {
     signal.throwIfAborted();
     const r = await o.limit(() => attempt(path, o, prevSig));
@@ -230,7 +250,12 @@ export async function readSettled(path: string, o: ReadOptions, signal: AbortSig
       case 'busy':
         missingSeen = false;
         prevSig = r.sig;
-        await sleep(r.waitMs, undefined, { signal });
+        if (r.waitMs === undefined) {
+          await sleep(writerPoll, undefined, { signal });
+          writerPoll = Math.min(writerPoll * 2, WRITER_POLL_MAX_MS);
+        } else {
+          await sleep(r.waitMs, undefined, { signal });
+        }
         break;
       case 'changed':
         missingSeen = false;

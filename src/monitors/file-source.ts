@@ -1,13 +1,21 @@
 /**
  * The engine behind the dir and glob monitors: a set of config files kept current by inotify
- * (chokidar) events, with a full rescan every `freq` seconds as a safety net for anything the
- * watcher missed. Watcher events are only hints: every decision comes from a settled stat and read
- * of the file itself, serialized per path, so event storms (atomic saves, editors, chunked
- * writers) collapse into one upsert with the complete content.
+ * (chokidar) events, with a rescan every `freq` seconds as a safety net for anything the watcher
+ * missed. Watcher events are only hints: every decision comes from a stat and read of the file
+ * itself once its writer is done, serialized per path, so event storms (atomic saves, editors,
+ * chunked writers) collapse into one upsert with the complete content.
+ *
+ * Each rescan lists the source (a flat directory whose times have not changed keeps its last
+ * listing), so an add or delete the watcher missed is seen within one period. Stat'ing every file
+ * each time is what costs (a thousand files are tens of ms of CPU every period), so while the
+ * watcher can be trusted (a local filesystem, no watcher fault) a rescan stats only a rotating
+ * slice of the files: an edit the watcher missed (an inotify queue overflow) is seen within
+ * RESCAN_SLICES periods, and a rescan that finds anything the watcher did not report makes the
+ * next ones stat everything again.
  */
 import { basename, join, sep } from 'node:path';
 import { stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
@@ -17,6 +25,8 @@ import { EventQueue } from './event-queue.js';
 import { formatOf, isConfigFileName, nameTooLong, MAX_NAME_BYTES } from './file-names.js';
 import { probeFile, readSettled, type FileRead, type ReadOptions } from './file-read.js';
 import { createLimit } from './limit.js';
+import { isLocalFilesystem } from './local-fs.js';
+import { writersOf, writersUnknownReason, type Writers } from '../native/file-lease.js';
 import type { Monitor, MonitorContext, MonitorEvent, VassalSpec } from './types.js';
 
 /** What tells a dir monitor from a glob monitor; everything else is shared. */
@@ -37,6 +47,8 @@ export interface FileLayout {
   skipDir(path: string): boolean;
   /** Whether the watcher descends into symlinked directories. */
   readonly followDirLinks: boolean;
+  /** True when list() is the entries of root alone, so root's times change with the listing. */
+  readonly flat: boolean;
 }
 
 export interface FileMonitorOptions {
@@ -44,19 +56,43 @@ export interface FileMonitorOptions {
   watch?: boolean;
   /** Parallel file operations. */
   concurrency?: number;
+  /** Replaces the kernel's answer to "is this file still open for writing?": for tests of the fallback. */
+  writers?: (fd: number) => Writers;
+  /** Rescans as with a trusted watcher (slices, reused listings) even without one: for tests of the rescan itself. */
+  sliceRescans?: boolean;
 }
 
-/** Announced files get this long to reappear before they count as removed (delete-then-write editors). */
-const MIN_REMOVE_GRACE_MS = 100;
+/**
+ * Announced files get this long to reappear before they count as removed. Editors that save by
+ * renaming the file away (a backup) and writing a new one, or by deleting and rewriting it, leave
+ * the name missing for well under a millisecond; this is that with room for a loaded machine. An
+ * atomic replace (a temp file renamed over) never leaves the name missing at all.
+ */
+const MIN_REMOVE_GRACE_MS = 20;
+/** While the watcher is trusted, each rescan stats one slice in this many of the known files. */
+const RESCAN_SLICES = 20;
+/** Rescans that stat every file after one found a change the watcher had not reported. */
+const FULL_RESCANS_AFTER_MISS = 3;
+const WANTED_CACHE_MAX = 100_000;
+/**
+ * A flat source's listing is reused while its directory's times stay the same, once they are this
+ * much older than the listing: any later change then gets other times, even on filesystems that
+ * keep times in 2 s steps.
+ */
+const RACY_LISTING_MS = 2500;
 const DEFAULT_CONCURRENCY = 32;
 /** chokidar's per-file change throttle (50 ms), plus a margin. */
 const CHOKIDAR_THROTTLE_MS = 60;
 /** The key under which faults of the source itself (root gone, listing failed) are de-duplicated. */
 const ROOT_KEY = '';
 
+type Wanted = 'yes' | 'no' | 'too-long';
+
 interface Announced {
   spec: VassalSpec;
   sig: string;
+  /** Which rescan slice stats this file while the watcher is trusted. */
+  slot: number;
 }
 
 interface ErrorState {
@@ -67,6 +103,11 @@ interface ErrorState {
 interface Inflight {
   again: boolean;
   done: Promise<void>;
+}
+
+function quietMs(s: BigIntStats): number {
+  const last = s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs;
+  return Date.now() - Number(last / 1_000_000n);
 }
 
 export function validateContext(ctx: MonitorContext, monitor: string): void {
@@ -129,6 +170,19 @@ class FileSession {
   private rootId: string | undefined;
   private rootLost = false;
   private closing: Promise<void> | undefined;
+  /** The root is on a filesystem whose changes inotify reports in full. */
+  private localFs = false;
+  /** Whether rescans may stat only a slice of the files. */
+  private watcherTrusted = false;
+  private fullRescansLeft = 0;
+  private passes = 0;
+  private nextSlot = 0;
+  private writersUnknownLogged = false;
+  private readonly wantedCache = new Map<string, Wanted>();
+  /** The root's identity and times when its listing was last read, if reusable. */
+  private listedStamp: string | undefined;
+  /** The sorted specs of the last snapshot, while nothing was announced or removed since. */
+  private snapshotSpecs: VassalSpec[] | undefined;
 
   constructor(
     private readonly id: string,
@@ -141,6 +195,7 @@ class FileSession {
     this.log = ctx.log.child({ monitor: id });
     this.readOpts = {
       settleMs: ctx.settleMs,
+      writers: (fd) => this.writers(fd),
       removeGraceMs: Math.max(ctx.settleMs, MIN_REMOVE_GRACE_MS),
       maxBytes: ctx.maxConfigBytes,
       nofollow: ctx.tyrantNofollow,
@@ -150,6 +205,15 @@ class FileSession {
 
   private get signal(): AbortSignal {
     return this.ac.signal;
+  }
+
+  private writers(fd: number): Writers {
+    const w = (this.opts.writers ?? writersOf)(fd);
+    if (w === 'unknown' && !this.writersUnknownLogged) {
+      this.writersUnknownLogged = true;
+      this.log.info(`cannot tell whether a config file is still being written (${writersUnknownReason()}); such files are read once unchanged for --settle ${this.ctx.settleMs} ms`, { root: this.layout.root });
+    }
+    return w;
   }
 
   start(): void {
@@ -176,10 +240,12 @@ class FileSession {
     // between is caught by one more scan once the watcher is ready.
     const ok = await this.rescan();
     if (ok) this.emitSnapshot();
-    if (this.opts.watch !== false && !this.signal.aborted) {
+    if (this.opts.watch === false) this.trustWatcher();
+    else if (!this.signal.aborted) {
       this.startWatcher();
       await this.watcherReady;
       if (ok && (await this.rescan())) this.emitSnapshot();
+      this.trustWatcher();
     }
     for (;;) {
       try {
@@ -212,13 +278,18 @@ class FileSession {
       this.hintAt.set(path, Date.now());
       void this.check(path);
     };
-    w.on('add', hint);
+    // The raw inotify events come first: chokidar emits 'add' only after listing and stat'ing the
+    // whole directory again, which in a large directory takes long. Its 'add' stays as the way to
+    // hear of files in a directory that appeared with them (no event names those).
+    w.on('add', (path: string) => {
+      if (!this.announced.has(path) && !this.inflight.has(path)) hint(path);
+    });
     w.on('change', hint);
-    // chokidar reports no change for a chown/chmod of a file read since its last write; inotify
-    // does (IN_ATTRIB), and in tyrant mode an owner change must stop the vassal at once.
+    // 'change' also brings chown/chmod (IN_ATTRIB), which chokidar drops for a file read since its
+    // last write; in tyrant mode an owner change must stop the vassal at once.
     w.on('raw', (event: string, name: string | null, details: unknown) => {
       const at = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-      if (event !== 'change' || !name || typeof at !== 'string') return;
+      if ((event !== 'change' && event !== 'rename') || !name || typeof at !== 'string') return;
       hint(basename(at) === name && at !== root ? at : join(at, name));
     });
     w.on('unlink', hint);
@@ -240,6 +311,7 @@ class FileSession {
         void this.check(path);
         return;
       }
+      this.watcherTrusted = false;
       this.emitError(ROOT_KEY, new EmperorError(ErrorCodes.MONITOR, `watching ${root} failed, changes are seen at the next rescan: ${describeError(err)}`, { file: root, cause: err }), `watch|${describeError(err)}`);
     });
     this.log.debug('watching', { root, depth: this.layout.watchDepth });
@@ -260,36 +332,79 @@ class FileSession {
     if (this.signal.aborted) return;
     this.startWatcher();
     await this.watcherReady;
+    this.trustWatcher();
+  }
+
+  /** A watcher just set up (and followed by a full rescan) is trusted on a local filesystem. */
+  private trustWatcher(): void {
+    this.watcherTrusted = (this.opts.sliceRescans === true || (this.localFs && this.watcher !== undefined)) && !this.signal.aborted;
   }
 
   // ---- scanning -----------------------------------------------------------------------------
 
   /** 'yes', 'no', or 'too-long' for a config name longer than a vassal name may be. */
-  private wanted(path: string): 'yes' | 'no' | 'too-long' {
-    if (!this.layout.covers(path) || !isConfigFileName(basename(path), this.ctx.extraExtensions)) return 'no';
-    return nameTooLong(this.layout.nameOf(path)) ? 'too-long' : 'yes';
+  private wanted(path: string): Wanted {
+    let w = this.wantedCache.get(path);
+    if (w !== undefined) return w;
+    if (!this.layout.covers(path) || !isConfigFileName(basename(path), this.ctx.extraExtensions)) w = 'no';
+    else w = nameTooLong(this.layout.nameOf(path)) ? 'too-long' : 'yes';
+    // Every rescan asks again for every path; editors' one-off temp names must not grow it forever.
+    if (this.wantedCache.size >= WANTED_CACHE_MAX) this.wantedCache.clear();
+    this.wantedCache.set(path, w);
+    return w;
   }
 
-  /** Lists the source and brings every file up to date. False when the source could not be listed. */
+  /**
+   * Brings every file up to date, or (watcher trusted) a slice of them. False when the source
+   * could not be listed.
+   */
   private async rescan(): Promise<boolean> {
-    let paths: string[];
+    let paths: string[] | undefined;
+    let sliced: boolean;
     try {
       const root = await stat(this.layout.root, { bigint: true });
       if (!root.isDirectory()) throw new EmperorError(ErrorCodes.MONITOR, `${this.layout.root} is no longer a directory`, { file: this.layout.root });
       const rootId = `${root.dev}:${root.ino}`;
       // A root deleted and made again is a new inode the old watcher knows nothing about.
       const replaced = this.rootId !== undefined && this.rootId !== rootId;
+      if (rootId !== this.rootId) this.localFs = await isLocalFilesystem(this.layout.root);
       this.rootId = rootId;
-      paths = await this.layout.list();
+      sliced = this.watcherTrusted && this.fullRescansLeft === 0 && !this.rootLost && !replaced;
+      const stamp = `${rootId}:${root.mtimeNs}:${root.ctimeNs}`;
+      if (!(sliced && this.layout.flat && stamp === this.listedStamp)) {
+        paths = await this.layout.list();
+        // A directory whose times are not older than any timestamp tick could change again unseen
+        // under the same times: its listing is not reused.
+        this.listedStamp = quietMs(root) > RACY_LISTING_MS ? stamp : undefined;
+      }
       if ((this.rootLost || replaced) && this.opts.watch !== false && !this.signal.aborted) await this.restartWatcher();
       if (this.rootLost) this.log.info('source is back', { root: this.layout.root });
       this.rootLost = false;
       this.errors.delete(ROOT_KEY);
     } catch (err) {
       if (this.signal.aborted) return false;
+      this.listedStamp = undefined;
       this.rootGone(err);
       return false;
     }
+    const slot = this.passes++ % RESCAN_SLICES;
+    const missed = await (paths === undefined ? this.probeSlice(slot) : this.probeListed(paths, sliced ? slot : undefined));
+    if (this.signal.aborted) return false;
+    if (!sliced && this.fullRescansLeft > 0) this.fullRescansLeft--;
+    if (missed !== undefined && this.watcherTrusted) {
+      this.fullRescansLeft = FULL_RESCANS_AFTER_MISS;
+      this.log.debug('the rescan found a change the watcher did not report; the next rescans stat every file', { file: missed });
+    }
+    return true;
+  }
+
+  /**
+   * Checks what a listing shows against what was announced: new and vanished files, and a stat of
+   * every known file (or, given a slot, of that slice). Resolves to a path the watcher should have
+   * reported but did not, if any.
+   */
+  private async probeListed(paths: readonly string[], slot: number | undefined): Promise<string | undefined> {
+    let missed: string | undefined;
     const seen = new Set<string>();
     const work: Array<Promise<void>> = [];
     for (const p of paths) {
@@ -300,22 +415,61 @@ class FileSession {
         this.emitError(p, new EmperorError(ErrorCodes.CONFIG_READ, `vassal name is longer than ${MAX_NAME_BYTES} bytes; the file is ignored`, { file: p }), 'ENAMETOOLONG');
         continue;
       }
-      work.push(this.probe(p));
+      const known = this.announced.get(p);
+      if (slot !== undefined && known !== undefined && known.slot !== slot && !this.errors.has(p) && !this.inflight.has(p)) continue;
+      work.push(
+        this.probe(p).then((unreported) => {
+          if (unreported) missed ??= p;
+        }),
+      );
     }
-    for (const p of this.announced.keys()) if (!seen.has(p)) work.push(this.check(p));
+    for (const p of this.announced.keys()) {
+      if (seen.has(p)) continue;
+      if (!this.inflight.has(p)) missed ??= p;
+      work.push(this.check(p));
+    }
     for (const p of this.errors.keys()) if (p !== ROOT_KEY && !seen.has(p) && !this.announced.has(p)) this.errors.delete(p);
     await Promise.all(work);
-    return !this.signal.aborted;
+    return missed;
   }
 
-  /** Reads the file only if a stat says it changed since it was last read or reported. */
-  private async probe(path: string): Promise<void> {
+  /** The same for an unchanged listing: a stat of one slice of the known files, and of every file in error. */
+  private async probeSlice(slot: number): Promise<string | undefined> {
+    let missed: string | undefined;
+    const work: Array<Promise<void>> = [];
+    const probe = (p: string): void => {
+      work.push(
+        this.probe(p).then((unreported) => {
+          if (unreported) missed ??= p;
+        }),
+      );
+    };
+    for (const [p, a] of this.announced) if (a.slot === slot || this.inflight.has(p) || this.errors.has(p)) probe(p);
+    for (const p of this.errors.keys()) if (p !== ROOT_KEY && !this.announced.has(p) && this.wanted(p) === 'yes') probe(p);
+    await Promise.all(work);
+    return missed;
+  }
+
+  /**
+   * Reads the file only if a stat says it changed since it was last read or reported. True when
+   * it had changed (or was new) and no check of it was under way: the watcher did not report it.
+   */
+  private async probe(path: string): Promise<boolean> {
     const known = this.announced.get(path);
     const err = this.errors.get(path);
-    if (this.inflight.has(path) || (known === undefined && err?.sig === undefined)) return this.check(path);
+    if (this.inflight.has(path)) {
+      await this.check(path);
+      return false;
+    }
+    if (known === undefined && err?.sig === undefined) {
+      await this.check(path);
+      return err === undefined;
+    }
     const p = await this.readOpts.limit(() => probeFile(path, this.readOpts.nofollow));
-    if (p.kind === 'present' && (p.sig === known?.sig || p.sig === err?.sig)) return;
-    return this.check(path);
+    if (p.kind === 'present' && (p.sig === known?.sig || p.sig === err?.sig)) return false;
+    const unreported = p.kind !== 'unknown' && !this.inflight.has(path);
+    await this.check(path);
+    return unreported;
   }
 
   /** Brings one path up to date; concurrent requests for the same path share one run (plus one rerun). */
@@ -383,6 +537,7 @@ class FileSession {
           return;
         }
         this.announced.delete(path);
+        this.snapshotSpecs = undefined;
         this.emit({ type: 'remove', name: prev.spec.name });
         return;
       }
@@ -393,7 +548,8 @@ class FileSession {
       case 'file': {
         this.errors.delete(path);
         const spec = this.specOf(path, state);
-        this.announced.set(path, { spec, sig: state.sig });
+        this.announced.set(path, { spec, sig: state.sig, slot: prev?.slot ?? this.nextSlot++ % RESCAN_SLICES });
+        this.snapshotSpecs = undefined;
         if (prev && prev.spec.revision === spec.revision && prev.spec.uid === spec.uid && prev.spec.gid === spec.gid) return;
         this.emit({ type: 'upsert', spec });
         return;
@@ -445,7 +601,7 @@ class FileSession {
   }
 
   private emitSnapshot(): void {
-    const specs = [...this.announced.values()].map((a) => a.spec).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const specs = (this.snapshotSpecs ??= [...this.announced.values()].map((a) => a.spec).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
     this.queue.push({ type: 'snapshot', specs });
     this.live = true;
   }

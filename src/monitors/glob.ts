@@ -44,6 +44,7 @@ export function globLayout(g: GlobPattern): FileLayout {
     watchDepth: g.depth,
     skipDir: (path) => g.skipDir(path),
     followDirLinks: followLinks,
+    flat: false,
   };
 }
 

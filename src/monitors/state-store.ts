@@ -105,8 +105,9 @@ export class StateStore {
     for (const entry of entries.sort()) {
       const file = join(this.dir, entry);
       if (entry.endsWith(TEMP_SUFFIX)) {
-        // A write interrupted before its rename: the record it meant to replace is intact.
-        await unlink(file).catch(() => undefined);
+        // A write interrupted before its rename: the record it meant to replace is intact. This
+        // process's own temp files are writes still under way.
+        if (tempWriter(entry) !== process.pid) await unlink(file).catch(() => undefined);
         continue;
       }
       if (!entry.endsWith(RECORD_SUFFIX)) continue;
@@ -180,6 +181,12 @@ export class StateStore {
     });
     return this.ready;
   }
+}
+
+/** The pid in a temp file's name (see writeAtomic). */
+function tempWriter(entry: string): number | undefined {
+  const m = /\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(entry);
+  return m ? Number(m[1]) : undefined;
 }
 
 async function writeAtomic(dir: string, file: string, text: string): Promise<void> {

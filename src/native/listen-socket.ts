@@ -3,10 +3,7 @@
  * sockets the emperor binds and watches for a pending connection without accepting it, so the
  * first client stays in the backlog for the vassal. Loaded once, on the first on-demand vassal.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon, type AddonResult } from './addon.js';
 
 /** Whose file-system rights create, chmod and remove a unix socket file (tyrant mode). */
 export interface SocketOwner {
@@ -40,37 +37,10 @@ export interface ListenSocketAddon {
   closeFd(fd: number): void;
 }
 
-let loaded: { addon: ListenSocketAddon } | { reason: string } | undefined;
-
-function candidates(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const rel = join('build', 'Release', 'listen-socket.node');
-  // Beside this file in a source checkout; in the project's src/native when running from dist/.
-  return [join(here, rel), join(here, '..', '..', '..', 'src', 'native', rel)];
-}
+let loaded: AddonResult<ListenSocketAddon> | undefined;
 
 /** The addon, or why it cannot be used. */
-export function listenSocketAddon(): { addon: ListenSocketAddon } | { reason: string } {
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') {
-    loaded = { reason: `on-demand sockets need Linux (this is ${process.platform})` };
-    return loaded;
-  }
-  const file = candidates().find((f) => existsSync(f));
-  if (file === undefined) {
-    loaded = { reason: `the on-demand socket addon is not built (no ${candidates()[0]}); build it with \`node src/native/build.mjs\` (needs a C compiler and Node headers)` };
-    return loaded;
-  }
-  try {
-    const mod: unknown = createRequire(import.meta.url)(file);
-    const names: Array<keyof ListenSocketAddon> = ['listenTcp', 'listenUnix', 'chmodUnix', 'unlinkUnix', 'watch', 'closeFd'];
-    if (typeof mod !== 'object' || mod === null || names.some((n) => typeof (mod as Record<string, unknown>)[n] !== 'function')) {
-      loaded = { reason: `${file} is not the on-demand socket addon (a newer build is needed: \`node src/native/build.mjs\`)` };
-    } else {
-      loaded = { addon: mod as ListenSocketAddon };
-    }
-  } catch (err) {
-    loaded = { reason: `cannot load ${file}: ${err instanceof Error ? err.message : String(err)}` };
-  }
+export function listenSocketAddon(): AddonResult<ListenSocketAddon> {
+  loaded ??= loadAddon<ListenSocketAddon>('listen-socket', 'the on-demand socket addon', ['listenTcp', 'listenUnix', 'chmodUnix', 'unlinkUnix', 'watch', 'closeFd']);
   return loaded;
 }

@@ -9,7 +9,10 @@ import { closest } from '../config/suggest.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import { perfMetrics, type PerfMetrics } from './perf-metrics.js';
 import type { FleetMetrics } from './prometheus.js';
-import { statsDocument, type StatsDocument } from './stats.js';
+import { RawJson } from './raw-json.js';
+import { writeStatsJson } from './stats.js';
+import { EntryTexts } from './stats-text.js';
+import { NameOrder } from './name-order.js';
 import { fleetStatus, type StatusResult } from './status.js';
 import type { UsageSampler } from './usage.js';
 import type { VassalServices } from './vassal-services.js';
@@ -51,6 +54,8 @@ export interface LogsResult {
 }
 
 export class Commands {
+  private readonly kept = { texts: new EntryTexts(), order: new NameOrder() };
+
   constructor(private readonly ctx: OpsContext) {}
 
   /** Runs one request; `logs` with follow is the control server's business (see follow()). */
@@ -59,7 +64,7 @@ export class Commands {
       case 'ping': return 'pong';
       case 'help': return COMMAND_HELP;
       case 'status': return this.status();
-      case 'stats': return this.stats();
+      case 'stats': return new RawJson(await this.statsPieces());
       case 'touch': return this.touch(requireName(req));
       case 'destroy': return this.destroy(requireName(req));
       case 'reload-all': return this.reloadAll();
@@ -78,8 +83,16 @@ export class Commands {
     return fleetStatus(this.ctx);
   }
 
-  stats(): Promise<StatsDocument> {
-    return statsDocument(this.ctx);
+  /** Writes the stats document as JSON text to `out`, piece by piece as it is built (what --stats serves). */
+  writeStats(out: (piece: string) => void): Promise<void> {
+    return writeStatsJson(this.ctx, this.kept, out);
+  }
+
+  /** The stats document as JSON text, in pieces. */
+  async statsPieces(): Promise<string[]> {
+    const pieces: string[] = [];
+    await this.writeStats((p) => pieces.push(p));
+    return pieces;
   }
 
   touch(name: string): { name: string; message: string } {

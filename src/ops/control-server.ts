@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import type { Commands } from './commands.js';
 import { JsonLines, MAX_REQUEST_BYTES, type ControlMessage, type RequestId } from './control-protocol.js';
 import { prepareControlDir } from './control-path.js';
+import { RawJson } from './raw-json.js';
 import { closeServer, listenOn } from './listen.js';
 
 /** A follower that reads slower than this many buffered bytes loses lines (counted, said). */
@@ -93,7 +94,8 @@ export class ControlServer {
       if (typeof r.cmd !== 'string' || r.cmd === '') throw new RequestError('request needs "cmd": a command name (try {"cmd":"help"})');
       if (MUTATING.has(r.cmd)) this.log.info(`control: ${r.cmd}${typeof r.name === 'string' ? ` ${r.name}` : ''}`, { event: 'control', cmd: r.cmd, ...(typeof r.name === 'string' ? { name: r.name } : {}) });
       const result = await this.commands.run({ cmd: r.cmd, name: r.name, lines: r.lines, follow: r.follow });
-      send({ id, ok: true, result });
+      if (result instanceof RawJson) sendRaw(socket, [`{"id":${JSON.stringify(id)},"ok":true,"result":`, ...result.pieces, '}\n']);
+      else send({ id, ok: true, result });
       if (r.cmd === 'logs' && r.follow === true) this.follow(id, r.name as string, send, socket, follows);
     } catch (err) {
       const code = isEmperorError(err) ? err.code : 'EMP_ERR_CONTROL';
@@ -128,6 +130,14 @@ export class ControlServer {
     );
     follows.add(stop);
   }
+}
+
+/** One answer line written in pieces, all at once: no other answer can come between them. */
+function sendRaw(socket: Socket, pieces: readonly string[]): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  socket.cork();
+  for (const p of pieces) socket.write(p);
+  socket.uncork();
 }
 
 /** A malformed request: refused like a command, without being logged as a fault. */

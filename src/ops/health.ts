@@ -11,9 +11,8 @@ import type { WarmupStatus } from './warmup.js';
 export function healthOf(v: Vassal, warmup: WarmupStatus, now = Date.now()): string {
   // On demand with its socket armed: a client is served (the connection starts the vassal).
   if (v.state === 'waiting') return 'OK';
-  const workers = v.workers();
   // A rolling reload keeps ready workers serving while new ones start.
-  const serving = v.state === 'running' || (v.state === 'reloading' && v.plan.config.reload.mode === 'rolling' && workers.some((w) => w.ready));
+  const serving = v.state === 'running' || (v.state === 'reloading' && v.plan.config.reload.mode === 'rolling' && v.workers().some((w) => w.ready));
   if (serving) {
     if (warmup.state === 'running' || warmup.state === 'pending') return 'Warmup in progress';
     if (warmup.state === 'failed') return `Warmup failed: ${warmup.error}`;
@@ -21,7 +20,7 @@ export function healthOf(v: Vassal, warmup: WarmupStatus, now = Date.now()): str
   }
   switch (v.state) {
     case 'backoff': {
-      const next = workers.map((w) => w.restartAt).filter((t): t is number => t !== undefined).sort((a, b) => a - b)[0];
+      const next = v.workers().map((w) => w.restartAt).filter((t): t is number => t !== undefined).sort((a, b) => a - b)[0];
       return next === undefined ? 'Not ready: backoff' : `Not ready: backoff (crash loop, next start in ${formatDuration(Math.max(0, next - now))})`;
     }
     case 'exiled':

@@ -25,13 +25,14 @@ export interface OpsOptions {
 export class Ops {
   readonly commands: Commands;
   readonly services: VassalServices;
-  private readonly sampler = new UsageSampler();
+  private readonly sampler: UsageSampler;
   private readonly metrics: FleetMetrics;
   private stats: StatsServer | undefined;
   private control: ControlServer | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(emperor: Emperor, private readonly opts: OpsOptions) {
+    this.sampler = new UsageSampler(() => emperor.vassals.values());
     this.services = new VassalServices(emperor, { log: opts.log, sampler: this.sampler });
     const ctx = { emperor, sampler: this.sampler, services: this.services };
     this.metrics = new FleetMetrics(() => statsDocument(ctx));
@@ -42,7 +43,7 @@ export class Ops {
   async start(): Promise<void> {
     this.services.start();
     if (this.opts.stats) {
-      const server = new StatsServer({ ...this.opts.stats, stats: () => this.commands.stats(), metrics: this.metrics, log: this.opts.log });
+      const server = new StatsServer({ ...this.opts.stats, writeStats: (out) => this.commands.writeStats(out), metrics: this.metrics, log: this.opts.log });
       await server.start();
       this.stats = server;
     }
@@ -65,6 +66,7 @@ export class Ops {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.sampler.close();
       await Promise.all([this.stats?.close(), this.control?.close()]);
       await this.services.close();
     })();

@@ -30,7 +30,7 @@ export interface PerfMetrics {
 }
 
 export async function perfMetrics(v: Vassal, sampler: UsageSampler, now = Date.now()): Promise<PerfMetrics> {
-  const [usage, cgroup] = await Promise.all([sampler.sample(v, true), cgroupMemory(v.plan)]);
+  const [usage, cgroup] = await Promise.all([sampler.detailed(v), cgroupMemory(v.plan)]);
   const started = v.workers().map((w) => w.startedAt).filter((t): t is number => t !== undefined);
   const oldest = started.length > 0 ? Math.min(...started) : undefined;
   return {

@@ -8,12 +8,12 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import type { Logger } from '../log/logger.js';
 import { closeServer, describeAddress, listenOn, type ListenAddress } from './listen.js';
 import type { FleetMetrics } from './prometheus.js';
-import type { StatsDocument } from './stats.js';
 
 export interface StatsServerOptions {
   address: ListenAddress;
   http: boolean;
-  stats: () => Promise<StatsDocument>;
+  /** Writes the stats document as JSON text, piece by piece as it is built. */
+  writeStats: (out: (piece: string) => void) => Promise<void>;
   metrics: FleetMetrics;
   log: Logger;
 }
@@ -53,12 +53,20 @@ export class StatsServer {
 
   private async raw(socket: Socket): Promise<void> {
     socket.on('error', () => socket.destroy());
+    let started = false;
+    // Corked: the pieces leave in one write at the end, not one system call (and wakeup) each.
+    socket.cork();
     try {
-      const body = JSON.stringify(await this.opts.stats());
-      socket.end(body + '\n');
+      await this.opts.writeStats((piece) => {
+        started = true;
+        if (!socket.destroyed) socket.write(piece);
+      });
+      socket.end('\n');
     } catch (err) {
       this.opts.log.error(`stats: ${(err as Error).message}`, { event: 'stats-error' });
-      socket.end(JSON.stringify({ error: { code: 'EMP_ERR_CONTROL', message: (err as Error).message } }) + '\n');
+      // Half a document would not be JSON: the client sees the connection cut instead.
+      if (started) socket.destroy();
+      else socket.end(JSON.stringify({ error: { code: 'EMP_ERR_CONTROL', message: (err as Error).message } }) + '\n');
     }
   }
 
@@ -70,11 +78,18 @@ export class StatsServer {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n', { allow: 'GET, HEAD' });
     try {
-      if (path === '/' || path === '/stats') return send(200, 'application/json', JSON.stringify(await this.opts.stats()) + '\n');
+      if (path === '/' || path === '/stats') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.cork();
+        if (req.method !== 'HEAD') await this.opts.writeStats((piece) => res.write(piece));
+        res.end(req.method === 'HEAD' ? undefined : '\n');
+        return;
+      }
       if (path === '/metrics') return send(200, this.opts.metrics.contentType(), await this.opts.metrics.metrics());
       send(404, 'text/plain; charset=utf-8', `not found: ${path} (try /, /stats or /metrics)\n`);
     } catch (err) {
       this.opts.log.error(`stats: ${(err as Error).message}`, { event: 'stats-error' });
+      if (res.headersSent) return void res.destroy();
       send(500, 'text/plain; charset=utf-8', `error: ${(err as Error).message}\n`);
     }
   }

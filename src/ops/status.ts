@@ -4,6 +4,7 @@
  */
 import type { Emperor } from '../core/emperor.js';
 import { summarizeAlarms, type RecentAlarm } from './alarm-summary.js';
+import { byLocale, mapSliced } from './sliced.js';
 import type { UsageSampler } from './usage.js';
 import type { VassalServices } from './vassal-services.js';
 
@@ -20,6 +21,8 @@ export interface StatusRow {
   memory: number | null;
   /** CPU seconds used by the running processes (top turns two samples into a percentage). */
   cpu: number;
+  /** Epoch ms at which memory and cpu were read (the oldest of its workers' figures); null while a running worker has not been measured yet, or none runs. */
+  sampledAt?: number | null;
   alarms: number;
   recentAlarms: RecentAlarm[];
   health: string;
@@ -28,46 +31,52 @@ export interface StatusRow {
 }
 
 export interface StatusResult {
-  /** Epoch ms of the sample. */
+  /** Epoch ms of the answer (each row says when its memory and cpu were read). */
   time: number;
   rows: StatusRow[];
 }
 
 export async function fleetStatus(ctx: { emperor: Emperor; sampler: UsageSampler; services: VassalServices }): Promise<StatusResult> {
+  await ctx.sampler.demand();
   const now = Date.now();
-  const rows = await Promise.all(
-    [...ctx.emperor.vassals.values()].map(async (v): Promise<StatusRow> => {
-      const usage = await ctx.sampler.sample(v);
-      const started = v.workers().map((w) => w.startedAt).filter((t): t is number => t !== undefined);
-      const alarms = summarizeAlarms(v.alarmStats());
-      const note = v.configError
-        ? `new config rejected: ${v.configError}`
-        : v.state === 'backoff' && v.lastExit
-          ? `crash-looping (${v.crashLevel} in a row)`
-          : v.state === 'exiled'
-            ? 'exited with code 26: not respawned'
-            : v.state === 'waiting'
-              ? `on demand: starts at the first connection to ${v.onDemand ?? '?'}`
-              : '';
-      return {
-        name: v.name,
-        state: v.state,
-        pids: usage.workers.map((w) => w.pid),
-        uptime: started.length > 0 ? Math.max(0, Math.floor((now - Math.min(...started)) / 1000)) : null,
-        restarts: v.restarts,
-        reloads: v.reloads,
-        memory: usage.workers.length > 0 ? usage.rss : null,
-        cpu: usage.cpuSeconds,
-        alarms: alarms.fired,
-        recentAlarms: alarms.recent.slice(-5),
-        health: ctx.services.health(v),
-        note,
-      };
-    }),
-  );
+  const rows = await mapSliced([...ctx.emperor.vassals.values()], (v): StatusRow => {
+    const workers = v.workers();
+    const usage = ctx.sampler.latest(workers);
+    const pids: number[] = [];
+    let oldestStart: number | undefined;
+    for (const w of workers) {
+      if (w.pid !== undefined) pids.push(w.pid);
+      if (w.startedAt !== undefined && (oldestStart === undefined || w.startedAt < oldestStart)) oldestStart = w.startedAt;
+    }
+    const alarms = summarizeAlarms(v.alarmStats());
+    const note = v.configError
+      ? `new config rejected: ${v.configError}`
+      : v.state === 'backoff' && v.lastExit
+        ? `crash-looping (${v.crashLevel} in a row)`
+        : v.state === 'exiled'
+          ? 'exited with code 26: not respawned'
+          : v.state === 'waiting'
+            ? `on demand: starts at the first connection to ${v.onDemand ?? '?'}`
+            : '';
+    return {
+      name: v.name,
+      state: v.state,
+      pids,
+      uptime: oldestStart === undefined ? null : Math.max(0, Math.floor((now - oldestStart) / 1000)),
+      restarts: v.restarts,
+      reloads: v.reloads,
+      memory: pids.length > 0 ? usage.rss : null,
+      cpu: usage.cpuSeconds,
+      sampledAt: usage.oldest ?? null,
+      alarms: alarms.fired,
+      recentAlarms: alarms.recent.slice(-5),
+      health: ctx.services.health(v),
+      note,
+    };
+  });
   for (const [name, inv] of ctx.emperor.invalid) {
-    rows.push({ name, state: 'invalid', pids: [], uptime: null, restarts: 0, reloads: 0, memory: null, cpu: 0, alarms: 0, recentAlarms: [], health: `Not ready: config rejected`, note: inv.error });
+    rows.push({ name, state: 'invalid', pids: [], uptime: null, restarts: 0, reloads: 0, memory: null, cpu: 0, sampledAt: null, alarms: 0, recentAlarms: [], health: `Not ready: config rejected`, note: inv.error });
   }
-  rows.sort((a, b) => a.name.localeCompare(b.name));
+  rows.sort((a, b) => byLocale(a.name, b.name));
   return { time: now, rows };
 }

@@ -15,6 +15,8 @@ import type { UsageSampler } from './usage.js';
 import { Warmup, type WarmupStatus } from './warmup.js';
 
 const RETRY_MS = 5000;
+/** The status of every vassal without a warmup: one object, so stats can tell nothing changed. */
+const NO_WARMUP: WarmupStatus = Object.freeze({ state: 'none' });
 /** A warmup may take longer than becoming ready; it gets at least this long. */
 const MIN_WARMUP_TIMEOUT_MS = 60_000;
 
@@ -60,7 +62,7 @@ export class VassalServices {
   }
 
   warmup(v: Vassal): WarmupStatus {
-    return this.entries.get(v)?.warmup.status ?? { state: 'none' };
+    return this.entries.get(v)?.warmup.status ?? NO_WARMUP;
   }
 
   monitorServer(v: Vassal): MonitorServerStatus | undefined {
@@ -83,12 +85,14 @@ export class VassalServices {
       return;
     }
     let e = this.entries.get(v);
+    const wanted = monitorAddress(v.plan.config);
     if (!e) {
+      // Most vassals have neither: they cost nothing here until a config asks for one.
+      if ('none' in wanted && v.plan.config.warmup === undefined) return;
       const log = this.deps.log.child({ vassal: v.name });
       e = { vassal: v, log, warmup: new Warmup(log), lastState: undefined, want: undefined, server: undefined, status: undefined, failures: 0, retry: undefined, op: Promise.resolve() };
       this.entries.set(v, e);
     }
-    const wanted = monitorAddress(v.plan.config);
     const key = 'address' in wanted ? formatAddress(wanted.address) : 'error' in wanted ? `error: ${wanted.error}` : undefined;
     if (key !== e.want) {
       e.want = key;

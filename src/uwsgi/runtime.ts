@@ -10,7 +10,7 @@ import type { UwsgiVassalConfig, VassalConfig } from '../config/types.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
 import type { VassalSpec } from '../monitors/types.js';
 import { uwsgiArgv } from './argv.js';
-import { findProgram } from '../core/find-program.js';
+import { findProgramNow } from '../core/find-program.js';
 import { fitsPacket } from './config-packet.js';
 import { UwsgiDriver } from './driver.js';
 import { uwsgiVassalEnv } from './env.js';
@@ -73,7 +73,8 @@ export class UwsgiRuntime {
     const origin = spec.config.path ?? `${spec.source}:${spec.name}`;
     const env = uwsgiVassalEnv(ctx.env);
     const { binary } = this.opts;
-    if ((await findProgram(binary, ctx.cwd, env.PATH ?? '')) === undefined) {
+    const program = findProgramNow(binary, ctx.cwd, env.PATH ?? '');
+    if (program === undefined) {
       const where = binary.includes('/') ? 'does not exist or is not executable' : 'is not in PATH';
       throw new EmperorError(
         ErrorCodes.CONFIG_INVALID,
@@ -89,8 +90,10 @@ export class UwsgiRuntime {
     const pipe = fromSource && fitsPacket(spec.config.text);
     const copy = fromSource && !pipe;
     const target = !fromSource ? spec.config.path! : pipe ? `emperor://${spec.name}` : await this.copies.pathFor(spec.name);
+    // The path found, not the name: the plan's own check of the command and the exec helper's
+    // execvp then go straight to it, where a name would be searched along PATH twice more.
     const argvOf = (t: string): string[] =>
-      uwsgiArgv({ binary, name: spec.config.path ?? spec.name, target: t, inherits: this.opts.inherits.map((f) => resolve(f)), includes: ctx.includes.map((f) => resolve(f)), sets: ctx.sets });
+      uwsgiArgv({ binary: program, name: spec.config.path ?? spec.name, target: t, inherits: this.opts.inherits.map((f) => resolve(f)), includes: ctx.includes.map((f) => resolve(f)), sets: ctx.sets });
     const argv = argvOf(target);
 
     const base = await ctx.planBase(uwsgiVassalConfig(config, { argv, curseToleranceS: this.opts.curseTolerance, origin, manageCgroup: ctx.cgroups }), env);

@@ -104,3 +104,63 @@ test('unicode patterns and lines', () => {
   assert.ok(rules);
   assert.deepEqual(hits(rules, 'произошла ошибка 42'), [['u']]);
 });
+
+/** Hits of matchBlock, as [alarms, message] pairs. */
+function blockHits(rules: LogRules, lines: string[]): Array<[string[], string]> {
+  const out: Array<[string[], string]> = [];
+  rules.matchBlock(Buffer.from(lines.map((l) => `${l}\n`).join('')), (alarms, line) => out.push([[...alarms], line]));
+  return out;
+}
+
+function lineHits(rules: LogRules, lines: string[]): Array<[string[], string]> {
+  const out: Array<[string[], string]> = [];
+  for (const l of lines) rules.match(l, (alarms, line) => out.push([[...alarms], line]));
+  return out;
+}
+
+test('rules match UTF-8 lines as bytes: multibyte patterns and lines, the message is the line', () => {
+  const rules = LogRules.compile([rule('u', 'ошибка \\d+'), rule('c', '^café.$'), rule('e', '☕+')]);
+  assert.ok(rules);
+  const got: string[] = [];
+  rules.matchBytes(Buffer.from('произошла ошибка 42'), (a, line) => got.push(`${a.join()}:${line}`));
+  rules.matchBytes(Buffer.from('café☕'), (a, line) => got.push(`${a.join()}:${line}`));
+  rules.matchBytes(Buffer.from('cafe!'), (a, line) => got.push(`${a.join()}:${line}`));
+  assert.deepEqual(got, ['u:произошла ошибка 42', 'c:café☕', 'e:café☕']);
+});
+
+test('a line longer than maxLineLength is cut there in bytes, never inside a character', () => {
+  const rules = LogRules.compile([rule('tail', 'NEEDLE'), rule('any', '^é+$')], { maxLineLength: 9 });
+  assert.ok(rules);
+  const got: string[] = [];
+  // 'é' is 2 bytes: byte 9 falls inside the fifth, which the rules do not see.
+  rules.match('éééééNEEDLE', (a, line) => got.push(`${a.join()}:${line}`));
+  rules.match('NEEDLE' + 'é'.repeat(9), (a, line) => got.push(`${a.join()}:${line}`));
+  assert.deepEqual(got, ['any:éééé', 'tail:NEEDLEé']);
+});
+
+test('a block of lines fires exactly what its lines fire one by one, in line order', () => {
+  const rules = LogRules.compile([
+    rule('start', '^FATAL'),
+    rule('end', 'done$'),
+    rule('quiet', 'FATAL.*expected', true),
+    rule('later', 'FATAL|ошибка'),
+    rule('word', '\\bcat\\b'),
+    rule('empty', '^$'),
+  ]);
+  assert.ok(rules);
+  const pool = ['FATAL: disk', 'not FATAL at start', 'FATAL expected', 'all done', 'done not at end', 'ошибка 7', 'concatenate', 'a cat', '', 'plain line', 'é'.repeat(200)];
+  const lines = Array.from({ length: 5000 }, (_, i) => (i % 97 === 0 ? pool[(i / 97) % pool.length]! : `${i} GET /x?id=${i} 200 ${'p'.repeat(i % 50)}`));
+  const expected = lineHits(rules, lines);
+  assert.ok(expected.length > 30, `${expected.length} hits`);
+  assert.deepEqual(blockHits(rules, lines), expected);
+  assert.deepEqual(blockHits(rules, lines.slice(0, 3)), lineHits(rules, lines.slice(0, 3)));
+});
+
+test('patterns a block would read otherwise (\\A, \\z, multi-line mode off) stay exact', () => {
+  const rules = LogRules.compile([rule('a', '\\AFATAL'), rule('z', 'end\\z'), rule('m', '(?-m:^boom$)')]);
+  assert.ok(rules);
+  const lines = ['x', 'FATAL one', 'the end', 'boom', 'x FATAL', 'end x', ...Array.from({ length: 3000 }, (_, i) => `filler ${i}`), 'FATAL two'];
+  const expected = lineHits(rules, lines);
+  assert.deepEqual(expected.map(([a, l]) => `${a.join()}:${l}`), ['a:FATAL one', 'z:the end', 'm:boom', 'a:FATAL two']);
+  assert.deepEqual(blockHits(rules, lines), expected);
+});

@@ -19,6 +19,14 @@ test('CPU % is the CPU time used between two samples over the time between them'
   assert.equal(withCpu(undefined, cur)[0]!.cpuPercent, null);
 });
 
+test('CPU % is over the time between the readings of the figures, when the emperor says when they were read', () => {
+  const prev: StatusResult = { time: 1000, rows: [row('a', { cpu: 10, sampledAt: 500 }), row('b', { cpu: 1, sampledAt: null })] };
+  const cur: StatusResult = { time: 3000, rows: [row('a', { cpu: 11, sampledAt: 1500 }), row('b', { cpu: 2, sampledAt: 1500 })] };
+  const rows = withCpu(prev, cur);
+  assert.equal(rows.find((r) => r.name === 'a')!.cpuPercent, 100, '1 s of CPU over the 1 s between the readings');
+  assert.equal(rows.find((r) => r.name === 'b')!.cpuPercent, null, 'not measured the first time');
+});
+
 test('a frame: summary, rows in the chosen order, the latest alarms, cut to the terminal', () => {
   const rows = withCpu({ time: 0, rows: [row('a', { cpu: 0 }), row('b', { cpu: 0 })] }, {
     time: 1000,

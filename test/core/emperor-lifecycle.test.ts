@@ -73,11 +73,13 @@ describe('a directory of vassals', () => {
   });
 
   test('reload = rolling starts each new worker before stopping an old one', async () => {
-    await writeVassal(dir, 'roll.ini', nodeVassal(ticker, 'processes = 2\nreload = rolling\nready = alive:200'));
+    // The alive window is long enough for a new worker's first line to be out before its old
+    // peer is stopped, even on a loaded machine: the order of lines is what is checked.
+    await writeVassal(dir, 'roll.ini', nodeVassal(ticker, 'processes = 2\nreload = rolling\nready = alive:1500'));
     const r = await emp.event('roll.ini', 'ready');
     const old = r.pids as number[];
     const done = emp.next((x) => x.vassal === 'roll.ini' && x.event === 'reload', 'rolling reload');
-    await writeVassal(dir, 'roll.ini', nodeVassal(ticker, 'processes = 2\nreload = rolling\nready = alive:200\nenv = V=2'));
+    await writeVassal(dir, 'roll.ini', nodeVassal(ticker, 'processes = 2\nreload = rolling\nready = alive:1500\nenv = V=2'));
     await done;
     await waitFor(() => old.every((p) => emp.lines('roll.ini').length > 0 && emp.records.some((x) => x.pid === p && x.line === 'ticker got SIGTERM')), { what: 'both old workers got SIGTERM' });
     // Each old worker's SIGTERM comes after a new worker announced itself.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LineSplitter } from '../../src/core/line-splitter.js';
+import { isUtf8 } from 'node:buffer';
+import { countLines, LineSplitter, linesOf } from '../../src/core/line-splitter.js';
 
 function split(chunks: (string | Buffer)[], maxLine?: number): string[] {
   const out: string[] = [];
@@ -65,4 +66,58 @@ test('many lines across arbitrary chunk boundaries are neither lost nor split wr
   const chunks: Buffer[] = [];
   for (let i = 0, size = 1; i < all.length; i += size, size = (size * 7 + 3) % 4096 + 1) chunks.push(all.subarray(i, i + size));
   assert.deepEqual(split(chunks), lines);
+});
+
+/** The blocks a splitter hands on, for the given chunks. */
+function blocks(chunks: (string | Buffer)[], maxLine?: number): Buffer[] {
+  const out: Buffer[] = [];
+  const s = new LineSplitter({ block: (b) => out.push(b) }, maxLine);
+  for (const c of chunks) s.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  s.flush();
+  return out;
+}
+
+test('the whole lines of one read come as one block, byte for byte, the partial line joining the next', () => {
+  assert.deepEqual(blocks(['a\nbb\ncc', 'c\nd\n', 'tail']).map((b) => b.toString()), ['a\nbb\n', 'ccc\nd\n', 'tail\n']);
+  assert.deepEqual(linesOf(Buffer.from('x\n\ny\n')), ['x', '', 'y']);
+  assert.deepEqual(linesOf(Buffer.alloc(0)), []);
+});
+
+test('a block holds its own copy: reusing the chunk afterwards changes nothing', () => {
+  const chunk = Buffer.from('one\ntwo\n');
+  const [b] = blocks([chunk]);
+  chunk.fill(0x21);
+  assert.equal(b!.toString(), 'one\ntwo\n');
+});
+
+test('blocks carry the same lines as line-by-line splitting: CR dropped, long lines cut, bad UTF-8 replaced', () => {
+  const chunks = ['ok\r\n', 'x'.repeat(30), 'y'.repeat(30), '\nshort\n', Buffer.from([0x61, 0xff, 0x62, 0x0a]), 'ünï\r\ncodé ☕\n', 'z'.repeat(50) + '\nend'];
+  const byLine = split(chunks, 40);
+  const byBlock = blocks(chunks, 40).flatMap((b) => {
+    assert.ok(isUtf8(b), 'a block is valid UTF-8');
+    assert.equal(b[b.length - 1], 10, 'a block ends with a newline');
+    return linesOf(b);
+  });
+  assert.deepEqual(byBlock, byLine);
+  assert.deepEqual(byLine, [
+    'ok',
+    'x'.repeat(30) + 'y'.repeat(10) + ' [line truncated: 20 more bytes]',
+    'short',
+    'a\ufffdb',
+    'ünï',
+    'codé ☕',
+    'z'.repeat(40) + ' [line truncated: 10 more bytes]',
+    'end',
+  ]);
+});
+
+test('many lines in random chunks: the blocks joined are the data, in order, none lost', () => {
+  const lines = Array.from({ length: 20_000 }, (_, i) => `${i} ${'é'.repeat(i % 13)}${'p'.repeat(i % 101)}`);
+  const all = Buffer.from(lines.join('\n') + '\n');
+  const chunks: Buffer[] = [];
+  for (let i = 0, size = 1; i < all.length; i += size, size = ((size * 7 + 3) % 65536) + 1) chunks.push(all.subarray(i, i + size));
+  const got = blocks(chunks);
+  assert.ok(got.length < chunks.length + 1);
+  assert.ok(Buffer.concat(got).equals(all), 'byte for byte');
+  assert.equal(countLines(Buffer.concat(got)), lines.length);
 });

@@ -92,7 +92,7 @@ alarm-oom = oom
     assert.equal(existsSync(path), true);
     for (const d of cgroupDirs(`emperor/${cgroup}`)) assert.equal(existsSync(d), true, `${d} exists while the vassal runs`);
     assert.equal(Number((await readFile(`${path}/memory.limit_in_bytes`, 'utf8')).trim()), LIMIT);
-    await emp.line('hungry.ini', /^cgroup-env /);
+    await emp.line('hungry.ini', /^cgroup-self /);
     assert.deepEqual(emp.lines('hungry.ini').filter((l) => l.startsWith('cgroup-')), [`cgroup-env ${path}`, `cgroup-self /emperor/${cgroup}`]);
 
     const crash = await crashThenReady('hungry.ini');

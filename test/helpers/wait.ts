@@ -2,10 +2,12 @@
  * Handshakes with deadlines: tests wait for a condition, a line, a port or a file, never for a
  * fixed time, so they hold on a loaded machine and fail with a message that says what was awaited.
  */
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 
 export interface WaitOptions {
   timeoutMs?: number;
@@ -82,3 +84,16 @@ export async function freePort(): Promise<number> {
 
 /** Whether tests run in CI, where service-backed tests must run rather than skip. */
 export const inCI = process.env.CI === 'true' || process.env.CI === '1';
+
+/**
+ * Waits until `read()` gives `expected` (deep equality), then asserts it: for state written
+ * in the background, such as the durable store behind a monitor.
+ */
+export async function eventually<T>(read: () => Promise<T>, expected: T, what: string, timeoutMs = 30_000): Promise<void> {
+  let last: T | undefined;
+  try {
+    await waitFor(async () => isDeepStrictEqual((last = await read()), expected), { what, timeoutMs });
+  } catch {
+    assert.deepEqual(last, expected, what);
+  }
+}

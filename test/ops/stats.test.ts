@@ -21,6 +21,7 @@ interface Doc {
   pid: number;
   emperor: string[];
   emperor_tyrant: number;
+  usage_age_ms: number | null;
   vassals: Array<Record<string, unknown> & { id: string; workers: Array<{ id: number; pid: number; rss: number; ready: number }> }>;
   blacklist: Array<{ id: string; throttle_level: number; attempt: number; next_attempt: number }>;
   invalid: Array<{ id: string; error: string }>;
@@ -104,6 +105,10 @@ function checkDocument(doc: Doc, f: Fleet): void {
     assert.equal(w.ready, 1);
   }
   assert.equal(a.pid, a.workers[0]!.pid);
+  // Memory and CPU come from the background sampler, with their age.
+  assert.ok(typeof a.usage_age_ms === 'number' && a.usage_age_ms >= 0 && a.usage_age_ms < 60_000, `usage_age_ms ${a.usage_age_ms}`);
+  assert.ok(typeof doc.usage_age_ms === 'number' && doc.usage_age_ms >= (a.usage_age_ms as number), 'the document says how old its oldest figure is');
+  assert.equal(a.rss, a.workers.reduce((sum, w) => sum + w.rss, 0));
   assert.deepEqual(a.alarms, { fired: 0, recent: [], stats: null });
 
   const crash = doc.vassals.find((v) => v.id === 'crash.ini')!;
@@ -136,8 +141,9 @@ describe('--stats HOST:PORT (raw: one JSON document per connection)', () => {
   test('each connection gets one valid JSON document with uWSGI\'s fields and ours, then is closed', async () => {
     const doc = await waitFor(async () => {
       const d = JSON.parse(await readAll({ port })) as Doc;
-      return d.blacklist.some((b) => b.id === 'crash.ini' && b.attempt >= 2) ? d : undefined;
-    }, { what: 'crash.ini blacklisted in stats' });
+      const measured = typeof d.vassals.find((v) => v.id === 'a.ini')?.usage_age_ms === 'number';
+      return d.blacklist.some((b) => b.id === 'crash.ini' && b.attempt >= 2) && measured ? d : undefined;
+    }, { what: 'crash.ini blacklisted and a.ini measured in stats' });
     checkDocument(doc, f);
   });
 });
@@ -154,8 +160,9 @@ describe('--stats PATH (a unix socket)', () => {
     const path = join(f.dir, 'stats.sock');
     const doc = await waitFor(async () => {
       const d = JSON.parse(await readAll({ path })) as Doc;
-      return d.blacklist.some((b) => b.id === 'crash.ini' && b.attempt >= 2) ? d : undefined;
-    }, { what: 'crash.ini blacklisted in stats' });
+      const measured = typeof d.vassals.find((v) => v.id === 'a.ini')?.usage_age_ms === 'number';
+      return d.blacklist.some((b) => b.id === 'crash.ini' && b.attempt >= 2) && measured ? d : undefined;
+    }, { what: 'crash.ini blacklisted and a.ini measured in stats' });
     checkDocument(doc, f);
   });
 });
@@ -171,7 +178,10 @@ describe('--stats-http', () => {
   after(() => f.stop());
 
   test('GET / and GET /stats answer the JSON document', async () => {
-    await waitFor(async () => (JSON.parse((await http({ port }, '/stats')).body) as Doc).blacklist.some((b) => b.id === 'crash.ini' && b.attempt >= 2), { what: 'crash.ini blacklisted' });
+    await waitFor(async () => {
+      const d = JSON.parse((await http({ port }, '/stats')).body) as Doc;
+      return d.blacklist.some((b) => b.id === 'crash.ini' && b.attempt >= 2) && typeof d.vassals.find((v) => v.id === 'a.ini')?.usage_age_ms === 'number';
+    }, { what: 'crash.ini blacklisted and a.ini measured' });
     for (const path of ['/', '/stats']) {
       const r = await http({ port }, path);
       assert.equal(r.status, 200);

@@ -167,6 +167,26 @@ test('a [uwsgi] config whose binary is missing is refused with what to do', asyn
   await rt.close();
 });
 
+test('a [uwsgi] config runs the uwsgi binary by the path found in PATH, looked up once', async () => {
+  const dir = join(FIXTURES, 'uwsgi-seed');
+  const rt = new UwsgiRuntime({ ...UWSGI_DEFAULTS, binary: 'true', inherits: [] });
+  const path = join(dir, 'trac.ini');
+  const spec = { name: 'trac.ini', source: dir, revision: '1', config: { text: await readFile(path, 'utf8'), format: 'ini' as const, path } };
+  const loaded = loadVassalConfig(spec.config, { name: 'trac.ini', hostname: 'h', env: {} });
+  const plan = await rt.plan(spec, loaded.config as UwsgiVassalConfig, {
+    includes: [],
+    sets: [],
+    env: { PATH: '/nonexistent:/bin:/usr/bin' },
+    cwd: dir,
+    cgroups: false,
+    planBase: (config, env) => planVassal(spec, config, { env, defaultCwd: dir, isRoot: false }),
+  });
+  // The exec helper runs this path as it is: no second walk along PATH at every spawn.
+  assert.equal(plan.worker.argv[0], '/bin/true');
+  assert.deepEqual(plan.worker.argv.slice(1), ['--ini', path]);
+  await rt.close();
+});
+
 test('the seed fleet (werkzeug.xml, trac.ini, rails.yml, django.ini) plans unchanged: uWSGI’s own keys stay uWSGI’s', async () => {
   const dir = join(FIXTURES, 'uwsgi-seed');
   const rt = new UwsgiRuntime({ ...UWSGI_DEFAULTS, binary: '/bin/true', inherits: [] });

@@ -10,11 +10,11 @@
  * when the emperor is root (nothing it forks outlives it), with no_new_privs under the vassal's
  * credentials (no setuid program gives it more), and it dies with the emperor.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EmperorError, ErrorCodes } from '../../errors.js';
 import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../../native/exec-helper.js';
 import type { AlarmActionFactory, AlarmActionHost } from '../../plugin.js';
 import { ALARM_LOG_PREFIX } from '../prefix.js';
+import { startCommand, type CommandProcess } from './cmd-process.js';
 
 /** How the vassal's workers are held, for the commands its alarms run. */
 export interface CmdSandbox {
@@ -71,17 +71,17 @@ function helperOptions(host: CmdActionHost): ExecHelperOptions {
   };
 }
 
-function spawnShell(command: string, host: CmdActionHost, env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+function spawnShell(command: string, host: CmdActionHost, env: NodeJS.ProcessEnv): CommandProcess {
   const cwd = host.credentials ? '/' : host.cwd;
   const helper = execHelperPath();
   if (helper) {
-    return spawn(helper, execHelperArgs(helperOptions(host), '/bin/sh', shellArgs(command, host)), { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    return startCommand({ file: helper, args: execHelperArgs(helperOptions(host), '/bin/sh', shellArgs(command, host)), cwd, env });
   }
-  return spawn('/bin/sh', shellArgs(command, host), {
+  return startCommand({
+    file: '/bin/sh',
+    args: shellArgs(command, host),
     cwd,
     env,
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
     ...(host.credentials ? { uid: host.credentials.uid, gid: host.credentials.gid } : {}),
   });
 }
@@ -98,7 +98,7 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
           reject(signal.reason);
           return;
         }
-        let child: ChildProcessWithoutNullStreams;
+        let child: CommandProcess;
         try {
           child = spawnShell(command, host, commandEnv(host, firing.alarm));
         } catch (err) {
@@ -118,8 +118,7 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
           kept += part.length;
           dropped += b.length - part.length;
         };
-        child.stdout.on('data', collect);
-        child.stderr.on('data', collect);
+        for (const out of child.output) out.on('data', collect);
         // A command that does not read its stdin is no failure.
         child.stdin.on('error', () => {});
         child.stdin.end(firing.message.endsWith('\n') ? firing.message : `${firing.message}\n`);
@@ -127,11 +126,7 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
         const onAbort = (): void => killGroup(child.pid);
         signal.addEventListener('abort', onAbort, { once: true });
 
-        child.once('error', (err) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err.message}`, { cause: err }));
-        });
-        child.once('close', (code, sig) => {
+        child.ended.then(({ code, signal: sig }) => {
           signal.removeEventListener('abort', onAbort);
           const output = Buffer.concat(chunks).toString('utf8').trimEnd();
           if (output.length > 0) {
@@ -144,6 +139,9 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
           }
           const how = sig !== null ? `was killed by ${sig}` : `exited with code ${code ?? 'unknown'}`;
           reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd ${how}`));
+        }, (err: Error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err.message}`, { cause: err }));
         });
       });
     },

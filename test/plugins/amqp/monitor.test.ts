@@ -17,7 +17,7 @@ import { StateStore } from '../../../src/monitors/state-store.js';
 import type { MonitorContext, MonitorEvent } from '../../../src/monitors/types.js';
 import { createAmqpMonitor } from '../../../plugins/amqp/monitor.js';
 import { publishAmqp } from '../../../plugins/amqp/publish.js';
-import { canConnect, freePort, inCI, tempDir, waitFor } from '../../helpers/wait.js';
+import { canConnect, eventually, freePort, inCI, tempDir, waitFor } from '../../helpers/wait.js';
 import { Collector, monitorContext } from './collect.js';
 
 const BROKER = 'amqp://127.0.0.1:5672';
@@ -62,15 +62,15 @@ interface Started {
 
 /** Starts a monitor and waits until its queue is bound, so nothing published after is missed. */
 async function start(t: TestContext, url: string, over: Partial<MonitorContext> = {}, stateDir?: string): Promise<Started> {
-  let dir = stateDir;
-  if (dir === undefined) {
-    const tmp = await tempDir('emperor-amqp-state-');
-    t.after(tmp.cleanup);
-    dir = tmp.dir;
-  }
+  const tmp = stateDir === undefined ? await tempDir('emperor-amqp-state-') : undefined;
+  const dir = stateDir ?? tmp!.dir;
   const ctx = monitorContext(dir, over);
   const c = new Collector(createAmqpMonitor(url, ctx, { fetchTimeoutMs: 2_000 }));
-  t.after(() => c.stop());
+  // Stopping waits for a state write still under way; the directory goes after that.
+  t.after(async () => {
+    await c.stop();
+    await tmp?.cleanup();
+  });
   await ctx.log.waitFor((r) => r.msg === 'amqp subscribed', 20_000);
   return { c, ctx, stateDir: dir };
 }
@@ -100,11 +100,11 @@ test('routing key + config text adds, every re-publish reloads, an empty body re
   assert.equal(second.uid, undefined);
 
   const store = new StateStore(stateDir, url);
-  assert.deepEqual((await store.load()).records.map((r) => r.spec), [second]);
+  await eventually(async () => (await store.load()).records.map((r) => r.spec), [second], 'the state store');
 
   await publishAmqp(url, { name: 'app.ini', body: '' });
   await c.removal('app.ini');
-  assert.deepEqual((await store.load()).records, [], 'a remove deletes the record');
+  await eventually(async () => (await store.load()).records, [], 'a remove deletes the record');
 
   // The exchange the monitor created is a non-durable fanout, as uWSGI and pika declare it.
   await withChannel((ch) => ch.assertExchange(exchange, 'fanout', { durable: false }));
@@ -132,7 +132,7 @@ test('a config path adds, re-publishing reloads, a path that is gone removes', a
   await rm(file);
   await publishAmqp(url, { body: file });
   await c.removal('web.yaml');
-  assert.deepEqual((await new StateStore(stateDir, url).load()).records, []);
+  await eventually(async () => (await new StateStore(stateDir, url).load()).records, [], 'the state store');
 });
 
 test('a config URL is fetched; a non-200 answer removes; no answer is only an error', async (t) => {
@@ -298,7 +298,7 @@ test('bad input is reported with its reason and changes nothing', async (t) => {
   bad.forEach(([, pattern], i) => assert.match(reported[i]!.message, pattern));
   assert.match(reported[bad.length]!.message, /header uid is "root": expected a decimal uid/);
   for (const e of reported) assert.ok(isEmperorError(e), `${e.message} carries a code`);
-  assert.deepEqual((await new StateStore(stateDir, url).load()).records.map((r) => r.spec.name), ['sentinel.ini']);
+  await eventually(async () => (await new StateStore(stateDir, url).load()).records.map((r) => r.spec.name), ['sentinel.ini'], 'the state store');
 });
 
 test('tyrant mode: a file config runs as its owner; a carried config needs uid and gid headers', async (t) => {
@@ -367,8 +367,8 @@ test('a flood is handled completely, in order, with the backlog left at the brok
     e = next.value as MonitorEvent;
   }
   assert.deepEqual(seqs, Array.from({ length: total }, (_, i) => i));
-  const { records } = await new StateStore(tmp.dir, url).load();
-  assert.deepEqual(records.map((r) => r.spec.config.text).sort(), Array.from({ length: 10 }, (_, i) => `[vassal]\n; seq=${total - 10 + i}\n`).sort());
+  // The last message's record is written while the event is taken: wait for it.
+  await eventually(async () => (await new StateStore(tmp.dir, url).load()).records.map((r) => r.spec.config.text).sort(), Array.from({ length: 10 }, (_, i) => `[vassal]\n; seq=${total - 10 + i}\n`).sort(), 'the state store');
   await it.return?.(undefined);
 });
 

@@ -13,7 +13,7 @@ import { StateStore } from '../../../src/monitors/state-store.js';
 import type { MonitorContext, MonitorEvent } from '../../../src/monitors/types.js';
 import { createZmqMonitor } from '../../../plugins/zmq/monitor.js';
 import { publishZmq } from '../../../plugins/zmq/publish.js';
-import { freePort, tempDir } from '../../helpers/wait.js';
+import { eventually, freePort, tempDir } from '../../helpers/wait.js';
 import { Collector, monitorContext } from '../amqp/collect.js';
 
 interface Started {
@@ -26,15 +26,16 @@ interface Started {
 
 async function start(t: TestContext, over: Partial<MonitorContext> = {}, reuse?: { stateDir: string; arg: string }): Promise<Started> {
   let stateDir = reuse?.stateDir;
-  if (stateDir === undefined) {
-    const tmp = await tempDir('emperor-zmq-state-');
-    t.after(tmp.cleanup);
-    stateDir = tmp.dir;
-  }
+  const tmp = stateDir === undefined ? await tempDir('emperor-zmq-state-') : undefined;
+  stateDir ??= tmp!.dir;
   const arg = reuse?.arg ?? `zmq://tcp://127.0.0.1:${await freePort()}`;
   const ctx = monitorContext(stateDir, over);
   const c = new Collector(createZmqMonitor(arg, ctx));
-  t.after(() => c.stop());
+  // Stopping waits for a state write still under way; the directory goes after that.
+  t.after(async () => {
+    await c.stop();
+    await tmp?.cleanup();
+  });
   await ctx.log.waitFor((r) => r.msg === 'zmq bound', 20_000);
   return { c, ctx, stateDir, endpoint: arg.slice('zmq://'.length), arg };
 }
@@ -54,11 +55,11 @@ test('touch with a config adds, every touch reloads, destroy removes', async (t)
 
   await publishZmq(arg, ['touch', 'foo.ini', '[vassal]\ncommand = node foo.js\n']);
   const second = await c.upsert('foo.ini', (s) => s.revision !== first.revision);
-  assert.deepEqual((await new StateStore(stateDir, arg).load()).records.map((r) => r.spec), [second]);
+  await eventually(async () => (await new StateStore(stateDir, arg).load()).records.map((r) => r.spec), [second], 'the state store');
 
   await publishZmq(arg, ['destroy', 'foo.ini']);
   await c.removal('foo.ini');
-  assert.deepEqual((await new StateStore(stateDir, arg).load()).records, [], 'destroy deletes the record');
+  await eventually(async () => (await new StateStore(stateDir, arg).load()).records, [], 'destroy deletes the record');
 });
 
 test('uid, gid and socket parts fill the spec; empty parts count as absent', async (t) => {
@@ -108,9 +109,9 @@ test('touch without a config reads the file from the emperor\'s directory; a mis
 
 test('an ipc:// endpoint works too', async (t) => {
   const { dir, cleanup } = await tempDir('emperor-zmq-ipc-');
-  t.after(cleanup);
   const arg = `zmq://ipc://${join(dir, 'emperor.sock')}`;
   const { c } = await start(t, {}, { stateDir: dir, arg });
+  t.after(cleanup); // after the monitor's own stop, registered by start
   await publishZmq(arg, ['touch', 'ipc.ini', '[vassal]\n']);
   await c.upsert('ipc.ini');
 });
@@ -178,7 +179,7 @@ test('bad input is reported with its reason and changes nothing', async (t) => {
   await publishZmq(arg, ['touch', 'after.ini', '[vassal]\n']);
   await c.upsert('after.ini');
   assert.deepEqual(upserts(c.since(before)), ['sentinel.ini', 'after.ini']);
-  assert.deepEqual((await new StateStore(stateDir, arg).load()).records.map((r) => r.spec.name).sort(), ['after.ini', 'sentinel.ini']);
+  await eventually(async () => (await new StateStore(stateDir, arg).load()).records.map((r) => r.spec.name).sort(), ['after.ini', 'sentinel.ini'], 'the state store');
 });
 
 test('tyrant mode: a file runs as its owner; a carried config needs uid and gid parts', async (t) => {
