@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const parts = [
-  { dir: join(root, 'src', 'native'), what: 'the worker exec helper (no-orphan guarantees, privilege drop) and the on-demand socket addon' },
+  { dir: join(root, 'src', 'native'), what: 'the worker exec helper (no-orphan guarantees, privilege drop), the spawn, file-lease and on-demand socket addons' },
   { dir: join(root, 'plugins', 'cgroup-eventfd'), what: 'the eventfd addon (alarm-eventfd, alarm-memory, alarm-oom on cgroup v1)' },
 ];
 

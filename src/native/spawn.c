@@ -1,12 +1,12 @@
 /*
- * spawn: starts worker processes with posix_spawn and watches their end through a pidfd.
+ * spawn: starts worker processes with posix_spawn and watches their end through SIGCHLD.
  *
  * Node's child_process forks: the kernel copies the emperor's page tables for every spawn, so a
  * spawn costs more the larger the emperor grows (about 2 ms at 50 MB, 3.5 ms at 300 MB here),
  * and a fleet of thousands is started one copy at a time on the event loop. glibc's posix_spawn
  * uses clone(CLONE_VM | CLONE_VFORK): nothing is copied, and the cost no longer depends on the
- * emperor's size. The end of each worker is watched on Node's loop by polling its pidfd, and
- * reaped with waitid(P_PIDFD), so only our own children are ever reaped.
+ * emperor's size. The end of each worker is seen on Node's loop through SIGCHLD and reaped by
+ * its pid, so only our own children are ever reaped.
  *
  *   spawn(file, argv, env, cwd, fds, onExit) -> pid
  *       file: a path (or a name looked up in the emperor's PATH); argv, env: arrays of strings
@@ -37,10 +37,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 #define MAX_FDS 1024
 
@@ -122,97 +118,166 @@ static bool get_fd(napi_env env, napi_value v, int min, int *out) {
   return true;
 }
 
-/* ---- the end of a child ---- */
+/* ---- the end of a child ----
+ *
+ * One SIGCHLD handle for all children, not a pidfd each: a pidfd is a descriptor, and with a pipe
+ * per worker as well a fleet of 10,000 would need 20,000 of them. On SIGCHLD the exited children
+ * are found with waitid(P_ALL, WNOWAIT), which only looks, and each of ours is then reaped by its
+ * pid: children that Node's child_process started stay for libuv to reap. */
+
+typedef struct child {
+  struct child *prev, *next;
+  pid_t pid;
+  napi_ref on_exit;
+  napi_async_context async_context;
+} child_t;
 
 typedef struct {
   napi_env env;
-  uv_poll_t poll;
-  int pidfd;
+  uv_signal_t sigchld;
+  child_t *children;
+  bool started;
   bool closing;
-  napi_ref on_exit;
-  napi_async_context async_context;
-  napi_async_cleanup_hook_handle cleanup_hook;
-} child_t;
+} reaper_t;
 
-static void on_handle_closed(uv_handle_t *handle) {
-  child_t *c = handle->data;
-  napi_delete_reference(c->env, c->on_exit);
-  napi_async_destroy(c->env, c->async_context);
-  napi_remove_async_cleanup_hook(c->cleanup_hook);
-  close(c->pidfd);
-  free(c);
+static reaper_t *reaper;
+
+static void unlink_child(child_t *c) {
+  if (c->prev) c->prev->next = c->next;
+  else reaper->children = c->next;
+  if (c->next) c->next->prev = c->prev;
+  /* Nothing left to wait for: the handle must not keep the emperor alive on its own. */
+  if (reaper->children == NULL) uv_unref((uv_handle_t *)&reaper->sigchld);
 }
 
-static void stop(child_t *c) {
-  if (c->closing) return;
-  c->closing = true;
-  uv_poll_stop(&c->poll);
-  uv_close((uv_handle_t *)&c->poll, on_handle_closed);
-}
-
-static void on_poll(uv_poll_t *handle, int status, int events) {
-  child_t *c = handle->data;
-  (void)events;
-  if (c->closing) return;
-  siginfo_t info;
-  memset(&info, 0, sizeof info);
-  if (status == 0 && waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid == 0) {
-    return; /* readable without an exit yet: wait for the next wake-up */
-  }
-  napi_env env = c->env;
+static void report(child_t *c, const siginfo_t *info) {
+  napi_env env = reaper->env;
+  unlink_child(c);
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value argv[2], fn, recv, exc;
   napi_get_null(env, &argv[0]);
   napi_get_null(env, &argv[1]);
-  if (info.si_code == CLD_EXITED) {
-    napi_create_int32(env, info.si_status, &argv[0]);
-  } else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
-    napi_create_int32(env, info.si_status, &argv[1]);
+  if (info->si_code == CLD_EXITED) {
+    napi_create_int32(env, info->si_status, &argv[0]);
+  } else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) {
+    napi_create_int32(env, info->si_status, &argv[1]);
   }
   napi_get_reference_value(env, c->on_exit, &fn);
   napi_get_global(env, &recv);
-  stop(c);
-  if (napi_make_callback(env, c->async_context, recv, fn, 2, argv, NULL) == napi_pending_exception) {
+  napi_status st = napi_make_callback(env, c->async_context, recv, fn, 2, argv, NULL);
+  napi_delete_reference(env, c->on_exit);
+  napi_async_destroy(env, c->async_context);
+  free(c);
+  if (st == napi_pending_exception) {
     napi_get_and_clear_last_exception(env, &exc);
     napi_fatal_exception(env, exc);
   }
   napi_close_handle_scope(env, scope);
 }
 
-static void on_environment_ending(napi_async_cleanup_hook_handle handle, void *arg) {
-  (void)handle;
-  stop(arg);
+static child_t *find_child(pid_t pid) {
+  for (child_t *c = reaper->children; c; c = c->next) {
+    if (c->pid == pid) return c;
+  }
+  return NULL;
 }
 
-/* Watches pid's end on the loop; false (errno set) when it cannot. */
-static bool watch_exit(napi_env env, pid_t pid, napi_value on_exit) {
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) return false;
-  uv_loop_t *loop;
-  child_t *c = calloc(1, sizeof *c);
-  if (c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok) {
+/* Reaps child c if it has exited; true when it was reported. */
+static bool reap(child_t *c) {
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  if (waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG) != 0) {
+    if (errno != ECHILD) return false;
+    info.si_code = 0; /* reaped by someone else: its status is unknown */
+  } else if (info.si_pid == 0) {
+    return false;
+  }
+  report(c, &info);
+  return true;
+}
+
+static void on_sigchld(uv_signal_t *handle, int signum) {
+  (void)handle;
+  (void)signum;
+  if (reaper->closing) return;
+  for (;;) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    child_t *c = find_child(info.si_pid);
+    if (c == NULL) {
+      /* Someone else's child (libuv's) is first in line: look at each of ours instead. */
+      for (child_t *x = reaper->children, *next; x; x = next) {
+        next = x->next;
+        reap(x);
+      }
+      return;
+    }
+    if (!reap(c)) return;
+  }
+}
+
+static void on_environment_ending(void *arg) {
+  reaper_t *r = arg;
+  r->closing = true;
+  for (child_t *c = r->children, *next; c; c = next) {
+    next = c->next;
+    napi_delete_reference(r->env, c->on_exit);
+    napi_async_destroy(r->env, c->async_context);
     free(c);
-    close(pidfd);
+  }
+  r->children = NULL;
+  if (r->started) uv_close((uv_handle_t *)&r->sigchld, NULL);
+  /* The handle's memory must outlive the close: the process is ending, the reaper is kept. */
+}
+
+/* The SIGCHLD handle, started before the first spawn so that no exit goes unseen; false (errno
+ * set) when it cannot be. */
+static bool ensure_reaper(napi_env env) {
+  if (reaper == NULL) {
+    reaper = calloc(1, sizeof *reaper);
+    if (reaper == NULL) {
+      errno = ENOMEM;
+      return false;
+    }
+    reaper->env = env;
+    napi_add_env_cleanup_hook(env, on_environment_ending, reaper);
+  }
+  if (!reaper->started) {
+    uv_loop_t *loop;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      errno = ENOMEM;
+      return false;
+    }
+    int rc = uv_signal_init(loop, &reaper->sigchld);
+    if (rc == 0) rc = uv_signal_start(&reaper->sigchld, on_sigchld, SIGCHLD);
+    if (rc != 0) {
+      errno = -rc;
+      return false;
+    }
+    uv_unref((uv_handle_t *)&reaper->sigchld);
+    reaper->started = true;
+  }
+  return true;
+}
+
+/* Watches pid's end on the loop (ensure_reaper first); false (errno set) when it cannot. */
+static bool watch_exit(napi_env env, pid_t pid, napi_value on_exit) {
+  child_t *c = calloc(1, sizeof *c);
+  if (c == NULL) {
     errno = ENOMEM;
     return false;
   }
-  c->env = env;
-  c->pidfd = pidfd;
-  int rc = uv_poll_init(loop, &c->poll, pidfd);
-  if (rc == 0) rc = uv_poll_start(&c->poll, UV_READABLE, on_poll);
-  if (rc != 0) {
-    free(c);
-    close(pidfd);
-    errno = -rc;
-    return false;
-  }
-  c->poll.data = c;
+  c->pid = pid;
   napi_value name;
   napi_create_string_utf8(env, "emperor.worker", NAPI_AUTO_LENGTH, &name);
   napi_create_reference(env, on_exit, 1, &c->on_exit);
   napi_async_init(env, NULL, name, &c->async_context);
-  napi_add_async_cleanup_hook(env, on_environment_ending, c, &c->cleanup_hook);
+  if (reaper->children == NULL) uv_ref((uv_handle_t *)&reaper->sigchld);
+  c->next = reaper->children;
+  if (c->next) c->next->prev = c;
+  reaper->children = c;
   return true;
 }
 
@@ -299,6 +364,10 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
+  if (!ensure_reaper(env)) {
+    throw_system(env, errno, "sigaction", NULL);
+    goto done;
+  }
   pid_t pid;
   int rc = strchr(file, '/') ? posix_spawn(&pid, file, &actions, &attr, args, envp) : posix_spawnp(&pid, file, &actions, &attr, args, envp);
   if (rc != 0) {
@@ -310,7 +379,7 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
     int err = errno;
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    throw_system(env, err, "pidfd_open", NULL);
+    throw_system(env, err, "watch", NULL);
     goto done;
   }
   napi_create_int32(env, pid, &result);
