@@ -1,4 +1,4 @@
-/** Launching with the spawn addon: posix_spawn, pipes and socketpairs made here, a pidfd watch. */
+/** Launching with the spawn addon: posix_spawn, pipes and socketpairs made here, exits seen through SIGCHLD. */
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';

@@ -1,6 +1,6 @@
 /**
  * The spawn addon (spawn.c): posix_spawn instead of Node's fork-based spawn, so starting a worker
- * costs the same however large the emperor has grown, and a pidfd watch for its end.
+ * costs the same however large the emperor has grown, and a SIGCHLD watch for its end.
  */
 import { loadAddon, type AddonResult } from './addon.js';
 
