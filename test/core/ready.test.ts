@@ -8,16 +8,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProbeFailed, waitReady } from '../../src/core/ready.js';
 import { watchName, watchedDirCount } from '../../src/core/name-watch.js';
-import { tempDir, waitFor } from '../helpers/wait.js';
+import { waitFor, withTempDir } from '../helpers/wait.js';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempDir('emperor-ready-');
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('emperor-ready-', fn);
 
 const watchers = watchedDirCount;
 

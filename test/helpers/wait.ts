@@ -97,3 +97,13 @@ export async function eventually<T>(read: () => Promise<T>, expected: T, what: s
     assert.deepEqual(last, expected, what);
   }
 }
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = await tempDir(prefix);
+  try {
+    await fn(dir);
+  } finally {
+    await cleanup();
+  }
+}

@@ -9,20 +9,13 @@ import { unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDirMonitorWith } from '../../src/monitors/dir.js';
 import type { MonitorEvent } from '../../src/monitors/types.js';
-import { tempDir } from '../helpers/wait.js';
+import { withTempDir } from '../helpers/wait.js';
 import { Recorder, isSnapshot, names, specIn, testContext, type Snapshot } from './harness.js';
 
 const INI = '[vassal]\ncommand = node app.js\n';
 const FILES = 45;
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempDir('emperor-rescan-');
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('emperor-rescan-', fn);
 
 function snapshotWhere(pred: (s: Snapshot) => boolean) {
   return (e: MonitorEvent): e is Snapshot => isSnapshot(e) && pred(e);

@@ -15,19 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { createDirMonitor, createDirMonitorWith } from '../../src/monitors/dir.js';
 import { writersOf, writersUnknownReason } from '../../src/native/file-lease.js';
 import { MemoryLogger } from '../../src/log/logger.js';
-import { tempDir } from '../helpers/wait.js';
+import { withTempDir } from '../helpers/wait.js';
 import { Recorder, testContext } from './harness.js';
 
 const INI = '[vassal]\ncommand = node app.js\n';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempDir('emperor-dirwr-');
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('emperor-dirwr-', fn);
 
 /** Why the kernel cannot say here whether a file is open for writing, or undefined when it can. */
 async function leaseUnavailable(): Promise<string | undefined> {

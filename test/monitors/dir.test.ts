@@ -8,19 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { isEmperorError, ErrorCodes } from '../../src/errors.js';
 import { createDirMonitor, createDirMonitorWith } from '../../src/monitors/dir.js';
 import type { MonitorEvent } from '../../src/monitors/types.js';
-import { tempDir, waitFor } from '../helpers/wait.js';
+import { waitFor, withTempDir } from '../helpers/wait.js';
 import { Recorder, names, specIn, testContext, type ErrorEvent } from './harness.js';
 
 const INI = '[vassal]\ncommand = node app.js\n';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempDir('emperor-dirmon-');
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('emperor-dirmon-', fn);
 
 test('the factory refuses a missing directory, a file and an empty argument with USAGE', async () => {
   await withDir(async (dir) => {

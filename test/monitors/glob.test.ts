@@ -6,19 +6,12 @@ import { isEmperorError, ErrorCodes } from '../../src/errors.js';
 import { createGlobMonitor, createGlobMonitorWith } from '../../src/monitors/glob.js';
 import { parseGlob } from '../../src/monitors/glob-pattern.js';
 import type { MonitorEvent } from '../../src/monitors/types.js';
-import { tempDir } from '../helpers/wait.js';
+import { withTempDir } from '../helpers/wait.js';
 import { Recorder, names, specIn, testContext } from './harness.js';
 
 const INI = '[vassal]\ncommand = node app.js\n';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const { dir, cleanup } = await tempDir('emperor-globmon-');
-  try {
-    await fn(dir);
-  } finally {
-    await cleanup();
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('emperor-globmon-', fn);
 
 async function put(path: string, text = INI): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
