@@ -375,7 +375,7 @@ export class AlarmSubsystem {
       if (this.entries.has(def.name)) {
         throw invalid(`alarm${at(def.line)}: the name "${def.name}" is defined twice; alarm names must be unique`, 'alarm', def.line);
       }
-      const action = await this.buildAction(def, actionHost);
+      const action = await this.buildAction(def, { ...actionHost, alarm: def.name });
       let self: AlarmEntry | undefined;
       const storm = new StormGuard({
         freqMs: config.alarmFreq * 1000,
@@ -401,7 +401,7 @@ export class AlarmSubsystem {
     }
   }
 
-  private async buildAction(def: AlarmDef, host: AlarmActionHost): Promise<AlarmAction> {
+  private async buildAction(def: AlarmDef, host: CmdActionHost): Promise<AlarmAction> {
     const factory = Object.hasOwn(BUILTIN_ACTIONS, def.action) ? BUILTIN_ACTIONS[def.action] : await this.host.resolveAction(def.action);
     if (factory === undefined) {
       throw invalid(

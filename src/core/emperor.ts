@@ -19,6 +19,7 @@ import { PluginTable } from '../plugin-table.js';
 import { UWSGI_DEFAULTS, UwsgiRuntime, type UwsgiOptions } from '../uwsgi/runtime.js';
 import { planVassal, type PlanContext, type VassalPlan } from './plan.js';
 import { Reconciler, type Change } from './reconcile.js';
+import { TurnBudget } from './turn-budget.js';
 import type { BackoffSettings } from './throttle.js';
 import { Vassal, type AlarmHost, type VassalAlarms } from './vassal.js';
 
@@ -65,6 +66,8 @@ export class Emperor {
   private readonly monitors: Monitor[] = [];
   private readonly monitorErrors = new Map<string, string>();
   private readonly pending = new Map<string, { desired: Desired | undefined }>();
+  /** Spreads a burst of vassal changes over turns of the event loop. */
+  private readonly turns = new TurnBudget();
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
   private closing: Promise<void> | undefined;
@@ -230,7 +233,9 @@ export class Emperor {
 
   private async drain(name: string, e: { desired: Desired | undefined }): Promise<void> {
     while (e.desired) {
+      await this.turns.enter();
       const d = e.desired;
+      if (d === undefined) break;
       e.desired = undefined;
       try {
         if ('remove' in d) await this.removeVassal(name, d.reason);

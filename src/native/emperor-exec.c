@@ -20,6 +20,10 @@
  *   --listen-fds N       fds 3..3+N-1 are listening sockets passed the way systemd passes them
  *                        (sd_listen_fds(3)): PROGRAM gets LISTEN_FDS=N and LISTEN_PID=its own pid
  *                        (with --pidns, the pid inside the namespace), blocking and inheritable
+ *   --hold-fd N          after joining the cgroups, wait for one byte on fd N before going on
+ *                        (N is then closed); exit 0 quietly if N reaches its end first. This starts
+ *                        a process ahead of need: joining a cgroup v1 hierarchy can cost the kernel
+ *                        an RCU grace period (milliseconds), paid here before anyone waits for it
  *
  * Exit: 126 and "emperor-exec: <what>: <reason>" on stderr when setting up fails; 127 when
  * PROGRAM cannot be executed. Otherwise the exit is PROGRAM's own (it replaces this process, or
@@ -56,6 +60,7 @@ struct options {
   int no_new_privs;
   pid_t parent;
   int listen_fds; /* fds 3..3+listen_fds-1 are passed listening sockets */
+  int hold_fd;    /* -1: none */
   char **argv; /* PROGRAM ARGS..., NULL-terminated */
 };
 
@@ -83,6 +88,7 @@ static long parse_id(const char *opt, const char *s, long max) {
 static void parse(int argc, char **argv, struct options *o) {
   memset(o, 0, sizeof *o);
   o->uid = o->gid = -1;
+  o->hold_fd = -1;
   o->parent = getppid();
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -100,6 +106,7 @@ static void parse(int argc, char **argv, struct options *o) {
     else if (strcmp(a, "--parent") == 0) { o->parent = (pid_t)parse_id(a, v, 4194304L); i++; }
     else if (strcmp(a, "--init-groups") == 0 && v != NULL) { o->init_groups = v; i++; }
     else if (strcmp(a, "--listen-fds") == 0) { o->listen_fds = (int)parse_id(a, v, 1024L); i++; }
+    else if (strcmp(a, "--hold-fd") == 0) { o->hold_fd = (int)parse_id(a, v, 1048576L); i++; }
     else fail(0, "unknown option or missing value: %s (usage: emperor-exec [options] -- PROGRAM ARGS...)", a);
   }
   if (i + 1 >= argc) fail(0, "no PROGRAM after \"--\" (usage: emperor-exec [options] -- PROGRAM ARGS...)");
@@ -108,6 +115,8 @@ static void parse(int argc, char **argv, struct options *o) {
   for (int fd = 3; fd < 3 + o->listen_fds; fd++) {
     if (fcntl(fd, F_GETFD) < 0) fail(errno, "--listen-fds %d: fd %d", o->listen_fds, fd);
   }
+  if (o->hold_fd >= 0 && fcntl(o->hold_fd, F_GETFD) < 0) fail(errno, "--hold-fd %d", o->hold_fd);
+  if (o->hold_fd >= 0 && o->hold_fd < 3 + o->listen_fds) fail(0, "--hold-fd %d is one of the standard or listening fds", o->hold_fd);
   o->argv = argv + i + 1;
 }
 
@@ -190,6 +199,16 @@ static int read_full(int fd, void *buf, size_t len) {
 static void write_full(int fd, const void *buf, size_t len) {
   ssize_t n;
   do n = write(fd, buf, len); while (n < 0 && errno == EINTR);
+}
+
+/* --hold-fd: the go-ahead is one byte; the end of the descriptor (the emperor closed it, or died)
+ * means the process is not needed after all. */
+static void wait_for_go(int fd) {
+  char go;
+  ssize_t n;
+  do n = read(fd, &go, 1); while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(0);
+  close(fd);
 }
 
 static void ignore_signal(int sig) { (void)sig; }
@@ -314,6 +333,7 @@ int main(int argc, char **argv) {
   struct options o;
   parse(argc, argv, &o);
   join_cgroups(&o);
+  if (o.hold_fd >= 0) wait_for_go(o.hold_fd);
   if (o.pidns) run_in_pidns(&o);
   drop_credentials(&o);
   die_with_parent(o.parent);

@@ -28,6 +28,11 @@ export interface ExecHelperOptions {
    * namespace the program's pid is not the one the emperor sees).
    */
   listenFds?: number;
+  /**
+   * Wait, once in the cgroups, for one byte on this fd before going on (the helper exits 0 when
+   * it ends first): a process started ahead of need, with the cgroup join already paid.
+   */
+  holdFd?: number;
   /** The pid that spawns the helper, to notice it died before the helper could watch it.
    *  Default: this process. */
   parentPid?: number;
@@ -91,6 +96,7 @@ export function execHelperArgs(opts: ExecHelperOptions, program: string, args: r
     }
     out.push('--listen-fds', String(opts.listenFds));
   }
+  if (opts.holdFd !== undefined) out.push('--hold-fd', id('holdFd', opts.holdFd));
   out.push('--parent', id('parentPid', opts.parentPid ?? process.pid));
   out.push('--', text('program', program));
   for (const a of args) {

@@ -10,7 +10,7 @@ import { EmperorError, ErrorCodes } from '../errors.js';
 import { perfMetrics, type PerfMetrics } from './perf-metrics.js';
 import type { FleetMetrics } from './prometheus.js';
 import { RawJson } from './raw-json.js';
-import { writeStatsJson } from './stats.js';
+import { usageSpan, writeStatsJson } from './stats.js';
 import { EntryTexts } from './stats-text.js';
 import { NameOrder } from './name-order.js';
 import { fleetStatus, type StatusResult } from './status.js';
@@ -54,7 +54,7 @@ export interface LogsResult {
 }
 
 export class Commands {
-  private readonly kept = { texts: new EntryTexts(), order: new NameOrder() };
+  private readonly kept = { texts: new EntryTexts(usageSpan), order: new NameOrder() };
 
   constructor(private readonly ctx: OpsContext) {}
 

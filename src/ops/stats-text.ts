@@ -3,12 +3,16 @@
  * vassal changes from one request to the next, and serializing 10,000 entries anew every time
  * would cost more than the answer may take. An entry is reused only when everything it is made
  * of is the same (compared by value, or by identity for objects that are replaced, never changed,
- * when they change); only its `usage_age_ms` is written anew. Vassals with an alarm subsystem are
- * always serialized afresh: its statistics are its own business and may change at any time.
+ * when they change). Memory and CPU figures change with every pass of the sampler, so they are
+ * left out of that comparison: the span from `"workers":` to the value of `usage_age_ms` (worker
+ * slots with their figures, the totals, the age) is written anew each time, and only that span.
+ * Vassals with an alarm subsystem are always serialized afresh: its statistics are its own
+ * business and may change at any time.
  */
 import type { Vassal, VassalState } from '../core/vassal.js';
 import type { VassalInputs, VassalStats } from './stats.js';
 
+const SPAN_START = '"workers":';
 const AGE_KEY = '"usage_age_ms":';
 
 interface Entry {
@@ -26,25 +30,32 @@ interface Entry {
   loyal: boolean;
   warmup: unknown;
   monitorServer: unknown;
-  /** Every worker slot and its figures, SLOT_FIELDS numbers each. */
+  /** Every worker slot, SLOT_FIELDS numbers each (its figures aside). */
   slots: number[];
-  /** The entry's text up to and including `"usage_age_ms":`, and after its value. */
+  /** The entry's text up to and including `"workers":`, and after the value of `usage_age_ms`. */
   head: string;
   tail: string;
 }
 
+/** The entry's text from after `"workers":` through the value of `usage_age_ms`, for this age. */
+export type UsageSpan = (inputs: VassalInputs, age: number | null) => string;
+
 export class EntryTexts {
   private readonly entries = new WeakMap<Vassal, Entry>();
+
+  constructor(private readonly span: UsageSpan) {}
 
   /** The entry's JSON text and the age of its figures; `build` makes the entry when it changed. */
   text(inputs: VassalInputs, now: number, build: () => VassalStats): { value: string; age: number | null } {
     const { vassal: v, usage } = inputs;
     const age = usage.oldest === undefined ? null : Math.max(0, now - usage.oldest);
     const old = this.entries.get(v);
-    if (old && inputs.alarms === undefined && same(old, inputs)) return { value: old.head + String(age) + old.tail, age };
+    if (old && inputs.alarms === undefined && same(old, inputs)) return { value: old.head + this.span(inputs, age) + old.tail, age };
     const text = JSON.stringify(build());
-    // The first `"usage_age_ms":` is the key: inside a string value its quotes would be escaped.
-    const at = text.indexOf(AGE_KEY) + AGE_KEY.length;
+    // The first `"workers":` and `"usage_age_ms":` are the keys: inside a string value their
+    // quotes would be escaped.
+    const start = text.indexOf(SPAN_START) + SPAN_START.length;
+    const at = text.indexOf(AGE_KEY, start) + AGE_KEY.length;
     const valueEnd = text.indexOf(',', at);
     const entry: Entry = {
       state: v.state,
@@ -62,7 +73,7 @@ export class EntryTexts {
       warmup: inputs.warmup,
       monitorServer: inputs.monitorServer,
       slots: slotValues(inputs),
-      head: text.slice(0, at),
+      head: text.slice(0, start),
       tail: text.slice(valueEnd),
     };
     if (inputs.alarms === undefined) this.entries.set(v, entry);
@@ -92,7 +103,7 @@ function same(e: Entry, inputs: VassalInputs): boolean {
   );
 }
 
-const SLOT_FIELDS = 8;
+const SLOT_FIELDS = 6;
 /** Stands for undefined among the numbers (no pid, no figures, no restart planned). */
 const NONE = -1;
 
@@ -100,18 +111,16 @@ function slotValues(inputs: VassalInputs): number[] {
   const out: number[] = [];
   for (let i = 0; i < inputs.slots.length; i++) {
     const w = inputs.slots[i]!;
-    const f = inputs.usage.figures[i];
-    out.push(w.slot, w.pid ?? NONE, w.ready ? 1 : 0, w.exiled ? 1 : 0, w.startedAt ?? NONE, w.restartAt ?? NONE, f ? f.rss : NONE, f ? f.cpuSeconds : NONE);
+    out.push(w.slot, w.pid ?? NONE, w.ready ? 1 : 0, w.exiled ? 1 : 0, w.startedAt ?? NONE, w.restartAt ?? NONE);
   }
   return out;
 }
 
 function sameSlots(old: readonly number[], inputs: VassalInputs): boolean {
-  const { slots, usage } = inputs;
+  const { slots } = inputs;
   if (old.length !== slots.length * SLOT_FIELDS) return false;
   for (let i = 0; i < slots.length; i++) {
     const w = slots[i]!;
-    const f = usage.figures[i];
     const o = i * SLOT_FIELDS;
     if (
       old[o] !== w.slot ||
@@ -119,9 +128,7 @@ function sameSlots(old: readonly number[], inputs: VassalInputs): boolean {
       old[o + 2] !== (w.ready ? 1 : 0) ||
       old[o + 3] !== (w.exiled ? 1 : 0) ||
       old[o + 4] !== (w.startedAt ?? NONE) ||
-      old[o + 5] !== (w.restartAt ?? NONE) ||
-      old[o + 6] !== (f ? f.rss : NONE) ||
-      old[o + 7] !== (f ? f.cpuSeconds : NONE)
+      old[o + 5] !== (w.restartAt ?? NONE)
     ) {
       return false;
     }

@@ -14,7 +14,7 @@ import type { Vassal, WorkerInfo } from '../core/vassal.js';
 import { summarizeAlarms, type RecentAlarm } from './alarm-summary.js';
 import type { NameOrder } from './name-order.js';
 import { byLocale, mapSliced } from './sliced.js';
-import type { EntryTexts } from './stats-text.js';
+import type { EntryTexts, UsageSpan } from './stats-text.js';
 import type { LatestUsage, UsageSampler } from './usage.js';
 import type { MonitorServerStatus, VassalServices } from './vassal-services.js';
 import { emperorVersion } from './version.js';
@@ -125,10 +125,10 @@ type Tail = Pick<StatsDocument, 'blacklist' | 'invalid' | 'monitors' | 'usage_ag
 /** Entries per piece of the text: pieces stay small, so none is a large object for the heap. */
 const PIECE_ENTRIES = 64;
 
-async function headOf(ctx: StatsContext, now: number): Promise<Head> {
+function headOf(ctx: StatsContext, now: number): Head {
   const { emperor } = ctx;
   return {
-    version: await emperorVersion(),
+    version: emperorVersion(),
     pid: process.pid,
     uid: ownUid,
     gid: ownGid,
@@ -168,7 +168,7 @@ async function eachVassal(ctx: StatsContext, now: number, list: readonly Vassal[
 
 export async function statsDocument(ctx: StatsContext, now = Date.now()): Promise<StatsDocument> {
   await ctx.sampler.demand();
-  const head = await headOf(ctx, now);
+  const head = headOf(ctx, now);
   const list = [...ctx.emperor.vassals.values()].sort((a, b) => byLocale(a.name, b.name));
   const vassals: VassalStats[] = [];
   const oldest = await eachVassal(ctx, now, list, (inputs) => {
@@ -186,7 +186,7 @@ export async function statsDocument(ctx: StatsContext, now = Date.now()): Promis
  */
 export async function writeStatsJson(ctx: StatsContext, kept: StatsTextCache, out: (piece: string) => void, now = Date.now()): Promise<void> {
   await ctx.sampler.demand();
-  out(`${JSON.stringify(await headOf(ctx, now)).slice(0, -1)},"vassals":[`);
+  out(`${JSON.stringify(headOf(ctx, now)).slice(0, -1)},"vassals":[`);
   let batch: string[] = [];
   let first = true;
   const flush = (): void => {
@@ -244,10 +244,7 @@ export function vassalStats(ctx: StatsContext, v: Vassal, now = Date.now()): Vas
 
 function entryOf(ctx: StatsContext, inputs: VassalInputs, now: number): VassalStats {
   const { vassal: v, slots, usage } = inputs;
-  const workers: WorkerStats[] = slots.map((w, i) => {
-    const u = usage.figures[i];
-    return { id: w.slot, pid: w.pid ?? 0, rss: u?.rss ?? 0, cpu: round(u?.cpuSeconds ?? 0), ready: bit(w.ready), started: sec(w.startedAt), restart_at: sec(w.restartAt), exiled: bit(w.exiled) };
-  });
+  const workers = workerStats(inputs);
   const pids: number[] = [];
   for (const w of workers) if (w.pid > 0) pids.push(w.pid);
   const ready = v.state === 'running';
@@ -288,6 +285,17 @@ function entryOf(ctx: StatsContext, inputs: VassalInputs, now: number): VassalSt
     warmup: inputs.warmup,
   };
 }
+
+function workerStats({ slots, usage }: VassalInputs): WorkerStats[] {
+  return slots.map((w, i) => {
+    const u = usage.figures[i];
+    return { id: w.slot, pid: w.pid ?? 0, rss: u?.rss ?? 0, cpu: round(u?.cpuSeconds ?? 0), ready: bit(w.ready), started: sec(w.startedAt), restart_at: sec(w.restartAt), exiled: bit(w.exiled) };
+  });
+}
+
+/** What an entry says from after `"workers":` through `usage_age_ms`, as entryOf writes it. */
+export const usageSpan: UsageSpan = (inputs, age) =>
+  `${JSON.stringify(workerStats(inputs))},"rss":${JSON.stringify(inputs.usage.rss)},"cpu":${JSON.stringify(round(inputs.usage.cpuSeconds))},"usage_age_ms":${JSON.stringify(age)}`;
 
 function nextStart(workers: readonly WorkerInfo[]): number | undefined {
   let next: number | undefined;

@@ -26,8 +26,12 @@ const SLICE_MS = 2;
 /** Share of a core the sampler may use while awake, and on the first pass after waking. */
 const DUTY = 0.05;
 const CATCH_UP_DUTY = 0.5;
-/** A request that wakes the sampler waits this long at most for its first pass. */
-const WAKE_WAIT_MS = 50;
+/**
+ * A request that wakes the sampler waits this long at most for its first pass: enough for a fleet
+ * of a few hundred workers; a larger one is answered with the figures the pass has reached and
+ * the older ones, usage_age_ms saying how old. An answer within 100 ms matters more.
+ */
+const WAKE_WAIT_MS = 20;
 
 export interface WorkerUsage {
   slot: number;

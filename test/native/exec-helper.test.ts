@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../../src/native/exec-helper.js';
@@ -163,6 +164,61 @@ describe('emperor-exec', () => {
       }
     });
   }
+
+  /** The helper with a socket on fd 3 for --hold-fd 3; the test holds the other end. */
+  function held(opts: ExecHelperOptions, program: string, args: readonly string[]): Run & { hold: Writable } {
+    const child = spawn(helper(), execHelperArgs({ ...opts, holdFd: 3 }, program, args), { detached: true, stdio: ['ignore', 'pipe', 'ignore', 'pipe'], cwd });
+    assert.ok(child.pid, 'cannot spawn the helper');
+    started.push(child.pid);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+    return {
+      child,
+      pid: child.pid,
+      lines,
+      line: (re, what) => waitFor(() => lines.find((l) => re.test(l)), { what: what ?? `a line matching ${re} (got ${JSON.stringify(lines)})` }),
+      exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+      closed: new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))),
+      hold: child.stdio[3] as Writable,
+    };
+  }
+
+  for (const pidns of isRoot ? [false, true] : [false]) {
+    const mode = pidns ? 'pid namespace' : 'direct';
+    it(`--hold-fd: joins the cgroup, then waits for one byte before the program runs (${mode})`, { skip: needsRoot || (!existsSync(memoryCgroups) && 'no cgroup v1 memory hierarchy') }, async () => {
+      const cg = await makeCgroup();
+      try {
+        const r = held({ pidns, mergeStderr: true, cgroupProcs: [join(cg, 'cgroup.procs')] }, 'sh', ['-c', 'echo "fd3 $(test -e /proc/self/fd/3 && echo open || echo closed)"; grep memory /proc/self/cgroup; exec sleep 1000']);
+        const members = async (): Promise<number[]> => (await readFile(join(cg, 'cgroup.procs'), 'utf8')).trim().split('\n').filter(Boolean).map(Number);
+        await waitFor(async () => (await members()).includes(r.pid), { what: `helper ${r.pid} in ${cg}` });
+        // Joined and waiting: the process is still the helper, blocked in read(2), and has said nothing.
+        await waitFor(async () => /^State:\s+S/m.test(await readFile(`/proc/${r.pid}/status`, 'utf8').catch(() => '')), { what: 'the helper asleep' });
+        assert.match(await readFile(`/proc/${r.pid}/cmdline`, 'utf8'), /emperor-exec/);
+        assert.equal(r.lines.length, 0, `nothing said before the go-ahead: ${JSON.stringify(r.lines)}`);
+        r.hold.end(Buffer.from([1]));
+        await r.line(/memory:/);
+        assert.deepEqual(r.lines[0], 'fd3 closed', 'the hold descriptor does not reach the program');
+        assert.ok(r.lines.some((l) => l.endsWith(`:memory:/${basename(cg)}`)), `the program saw itself in ${JSON.stringify(r.lines)}`);
+        process.kill(-r.pid, 'SIGKILL');
+        await r.exited;
+      } finally {
+        await removeCgroup(cg);
+      }
+    });
+  }
+
+  it('--hold-fd: ends quietly with 0 and never runs the program when the descriptor ends first', async () => {
+    const r = held({ mergeStderr: true }, 'sh', ['-c', 'echo ran']);
+    r.hold.end();
+    assert.deepEqual(await r.closed, { code: 0, signal: null });
+    assert.deepEqual(r.lines, []);
+  });
+
+  it('--hold-fd: refuses a descriptor that is not open', async () => {
+    const r = run(helper(), ['--merge-stderr', '--hold-fd', '9', '--', 'true']);
+    assert.deepEqual(await r.closed, { code: 126, signal: null });
+    assert.deepEqual(r.lines, ['emperor-exec: --hold-fd 9: Bad file descriptor']);
+  });
 
   it('merges stderr into stdout', async () => {
     const r = viaHelper({ mergeStderr: true }, 'sh', ['-c', 'echo out; echo err >&2']);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import type { Emperor } from '../../src/core/emperor.js';
 import type { Vassal, WorkerInfo } from '../../src/core/vassal.js';
 import { NameOrder } from '../../src/ops/name-order.js';
-import { statsDocument, writeStatsJson, type StatsContext } from '../../src/ops/stats.js';
+import { statsDocument, usageSpan, writeStatsJson, type StatsContext } from '../../src/ops/stats.js';
 import { EntryTexts } from '../../src/ops/stats-text.js';
 import type { TreeFigures, UsageSampler } from '../../src/ops/usage.js';
 import type { VassalServices } from '../../src/ops/vassal-services.js';
@@ -62,7 +62,7 @@ test('the text is JSON.stringify of the document, with entries kept, as the flee
   const none = { state: 'none' };
   const services = { health: (v: Vassal) => (v.state === 'running' ? 'OK' : `Not ready: ${v.state}`), warmup: () => none, monitorServer: () => undefined } as unknown as VassalServices;
   const ctx: StatsContext = { emperor, sampler, services };
-  const kept = { texts: new EntryTexts(), order: new NameOrder() };
+  const kept = { texts: new EntryTexts(usageSpan), order: new NameOrder() };
   const check = async (now: number, what: string): Promise<void> => {
     const pieces: string[] = [];
     await writeStatsJson(ctx, kept, (p) => pieces.push(p), now);

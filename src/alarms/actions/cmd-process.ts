@@ -16,6 +16,11 @@ export interface CommandSpec {
   /** Credentials Node's spawn sets itself (no exec helper). */
   uid?: number;
   gid?: number;
+  /**
+   * A socket on fd 3 that the process waits on (the exec helper's --hold-fd 3) until release()
+   * sends its one byte.
+   */
+  held?: boolean;
 }
 
 export interface CommandEnd {
@@ -30,16 +35,43 @@ export interface CommandProcess {
   output: Readable[];
   /** Settles once the process has ended and its output pipes are closed; rejects when it never ran. */
   ended: Promise<CommandEnd>;
+  /** False once the process has ended (its pipes may still drain). */
+  readonly running: boolean;
+  /** A held process: lets it go on. */
+  release(): void;
 }
+
+/** The go-ahead of a held process: one byte, then the end of the socket. */
+const GO = Buffer.from([1]);
 
 /** Throws when the process cannot be started at all. */
 export function startCommand(spec: CommandSpec): CommandProcess {
-  const p = launch({ ...spec, stdin: 'pipe', stderr: 'stdout', extraFds: [], channels: 0 });
+  const { held, ...rest } = spec;
+  const p = launch({ ...rest, stdin: 'pipe', stderr: 'stdout', extraFds: [], channels: held ? 1 : 0 });
   // A read error ends a pipe like its end does: 'close' follows either way.
-  for (const o of p.outputs) o.on('error', () => {});
+  for (const o of [...p.outputs, ...p.channels]) o.on('error', () => {});
   const closed = p.outputs.map((o) => new Promise<void>((resolve) => o.once('close', () => resolve())));
-  const exited = new Promise<CommandEnd>((resolve, reject) => p.onEnd((e) => (e.error ? reject(e.error) : resolve({ code: e.code, signal: e.signal }))));
+  let running = true;
+  const exited = new Promise<CommandEnd>((resolve, reject) =>
+    p.onEnd((e) => {
+      running = false;
+      for (const c of p.channels) c.destroy();
+      if (e.error) reject(e.error);
+      else resolve({ code: e.code, signal: e.signal });
+    }),
+  );
   // Like Node's 'close': the process has ended and everything it wrote has been read.
   const ended = Promise.all([exited, ...closed]).then(([end]) => end);
-  return { pid: p.pid, stdin: p.stdin!, output: p.outputs, ended };
+  return {
+    pid: p.pid,
+    stdin: p.stdin!,
+    output: p.outputs,
+    ended,
+    get running() {
+      return running;
+    },
+    release() {
+      for (const c of p.channels) c.end(GO);
+    },
+  };
 }

@@ -15,6 +15,7 @@ import { execHelperArgs, execHelperPath, type ExecHelperOptions } from '../../na
 import type { AlarmActionFactory, AlarmActionHost } from '../../plugin.js';
 import { ALARM_LOG_PREFIX } from '../prefix.js';
 import { startCommand, type CommandProcess } from './cmd-process.js';
+import { CommandStandby } from './cmd-standby.js';
 
 /** How the vassal's workers are held, for the commands its alarms run. */
 export interface CmdSandbox {
@@ -27,7 +28,11 @@ export interface CmdSandbox {
 }
 
 /** The action host as the alarm subsystem builds it for built-in actions. */
-export type CmdActionHost = AlarmActionHost & { sandbox?: CmdSandbox };
+export type CmdActionHost = AlarmActionHost & {
+  sandbox?: CmdSandbox;
+  /** The alarm the action belongs to: with it, commands held in a cgroup start ahead of need. */
+  alarm?: string;
+};
 
 /** Bytes of the command's output kept for the log. */
 export const CMD_OUTPUT_LIMIT = 4096;
@@ -71,11 +76,13 @@ function helperOptions(host: CmdActionHost): ExecHelperOptions {
   };
 }
 
-function spawnShell(command: string, host: CmdActionHost, env: NodeJS.ProcessEnv): CommandProcess {
+/** Held: the process joins the vassal's cgroup, then waits for CommandProcess.release(). */
+function spawnShell(command: string, host: CmdActionHost, env: NodeJS.ProcessEnv, held = false): CommandProcess {
   const cwd = host.credentials ? '/' : host.cwd;
   const helper = execHelperPath();
   if (helper) {
-    return startCommand({ file: helper, args: execHelperArgs(helperOptions(host), '/bin/sh', shellArgs(command, host)), cwd, env });
+    const opts = { ...helperOptions(host), ...(held ? { holdFd: 3 } : {}) };
+    return startCommand({ file: helper, args: execHelperArgs(opts, '/bin/sh', shellArgs(command, host)), cwd, env, held });
   }
   return startCommand({
     file: '/bin/sh',
@@ -91,6 +98,14 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
   if (command.length === 0) {
     throw new EmperorError(ErrorCodes.CONFIG_INVALID, 'cmd: expected a shell command after "cmd:", got nothing', { key: 'alarm' });
   }
+  // Only a join of the vassal's cgroup is worth starting ahead: everything else the helper does
+  // takes microseconds.
+  const alarm = host.alarm;
+  const standby =
+    alarm !== undefined && execHelperPath() !== undefined && (host.sandbox?.cgroupProcs?.length ?? 0) > 0
+      ? new CommandStandby(() => spawnShell(command, host, commandEnv(host, alarm), true))
+      : undefined;
+  standby?.prime();
   return {
     run(firing, { signal }) {
       return new Promise<void>((resolve, reject) => {
@@ -98,9 +113,10 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
           reject(signal.reason);
           return;
         }
-        let child: CommandProcess;
+        let child: CommandProcess | undefined = firing.alarm === alarm ? standby?.take() : undefined;
+        standby?.prime();
         try {
-          child = spawnShell(command, host, commandEnv(host, firing.alarm));
+          child ??= spawnShell(command, host, commandEnv(host, firing.alarm));
         } catch (err) {
           reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
           return;
@@ -144,6 +160,9 @@ export const cmdAction: AlarmActionFactory = (args, host: CmdActionHost) => {
           reject(new EmperorError(ErrorCodes.ALARM_ACTION, `cmd could not start: ${err.message}`, { cause: err }));
         });
       });
+    },
+    close() {
+      return standby?.close() ?? Promise.resolve();
     },
   };
 };
