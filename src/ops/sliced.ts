@@ -4,8 +4,12 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
-/** Longest stretch of work between two yields to the event loop. */
-export const SLICE_MS = 4;
+/**
+ * Longest stretch of work between two yields to the event loop. While a burst of vassals starts,
+ * each yield waits for a turn of the loop (up to the turn budget, src/core/turn-budget.ts), so
+ * slices much shorter than that budget would make a request wait mostly for other work.
+ */
+export const SLICE_MS = 8;
 /** Items between two looks at the clock. */
 const CHECK_EVERY = 32;
 

@@ -3,9 +3,10 @@
  * vassal changes from one request to the next, and serializing 10,000 entries anew every time
  * would cost more than the answer may take. An entry is reused only when everything it is made
  * of is the same (compared by value, or by identity for objects that are replaced, never changed,
- * when they change). Memory and CPU figures change with every pass of the sampler, so they are
- * left out of that comparison: the span from `"workers":` to the value of `usage_age_ms` (worker
- * slots with their figures, the totals, the age) is written anew each time, and only that span.
+ * when they change), and only its `usage_age_ms` is written anew. Memory and CPU figures change
+ * with every pass of the sampler while vassals are busy: when they alone changed, only the span
+ * from `"workers":` to `"usage_age_ms":` (worker slots with their figures, the totals) is
+ * written anew.
  * Vassals with an alarm subsystem are always serialized afresh: its statistics are its own
  * business and may change at any time.
  */
@@ -32,13 +33,16 @@ interface Entry {
   monitorServer: unknown;
   /** Every worker slot, SLOT_FIELDS numbers each (its figures aside). */
   slots: number[];
-  /** The entry's text up to and including `"workers":`, and after the value of `usage_age_ms`. */
+  /** rss and CPU seconds of every slot, then the vassal's totals. */
+  figures: number[];
+  /** The entry's text up to and including `"workers":`; from there through `"usage_age_ms":`; after the age. */
   head: string;
+  span: string;
   tail: string;
 }
 
-/** The entry's text from after `"workers":` through the value of `usage_age_ms`, for this age. */
-export type UsageSpan = (inputs: VassalInputs, age: number | null) => string;
+/** The entry's text from after `"workers":` through `"usage_age_ms":`, as the entry writes it. */
+export type UsageSpan = (inputs: VassalInputs) => string;
 
 export class EntryTexts {
   private readonly entries = new WeakMap<Vassal, Entry>();
@@ -50,7 +54,13 @@ export class EntryTexts {
     const { vassal: v, usage } = inputs;
     const age = usage.oldest === undefined ? null : Math.max(0, now - usage.oldest);
     const old = this.entries.get(v);
-    if (old && inputs.alarms === undefined && same(old, inputs)) return { value: old.head + this.span(inputs, age) + old.tail, age };
+    if (old && inputs.alarms === undefined && same(old, inputs)) {
+      if (!sameFigures(old.figures, inputs)) {
+        old.figures = figureValues(inputs);
+        old.span = this.span(inputs);
+      }
+      return { value: old.head + old.span + String(age) + old.tail, age };
+    }
     const text = JSON.stringify(build());
     // The first `"workers":` and `"usage_age_ms":` are the keys: inside a string value their
     // quotes would be escaped.
@@ -73,7 +83,9 @@ export class EntryTexts {
       warmup: inputs.warmup,
       monitorServer: inputs.monitorServer,
       slots: slotValues(inputs),
+      figures: figureValues(inputs),
       head: text.slice(0, start),
+      span: text.slice(start, at),
       tail: text.slice(valueEnd),
     };
     if (inputs.alarms === undefined) this.entries.set(v, entry);
@@ -101,6 +113,23 @@ function same(e: Entry, inputs: VassalInputs): boolean {
     e.monitorServer === inputs.monitorServer &&
     sameSlots(e.slots, inputs)
   );
+}
+
+function figureValues({ usage }: VassalInputs): number[] {
+  const out: number[] = [];
+  for (const f of usage.figures) out.push(f ? f.rss : NONE, f ? f.cpuSeconds : NONE);
+  out.push(usage.rss, usage.cpuSeconds);
+  return out;
+}
+
+function sameFigures(old: readonly number[], { usage }: VassalInputs): boolean {
+  const n = usage.figures.length;
+  if (old.length !== n * 2 + 2) return false;
+  for (let i = 0; i < n; i++) {
+    const f = usage.figures[i];
+    if (old[i * 2] !== (f ? f.rss : NONE) || old[i * 2 + 1] !== (f ? f.cpuSeconds : NONE)) return false;
+  }
+  return old[n * 2] === usage.rss && old[n * 2 + 1] === usage.cpuSeconds;
 }
 
 const SLOT_FIELDS = 6;

@@ -293,9 +293,9 @@ function workerStats({ slots, usage }: VassalInputs): WorkerStats[] {
   });
 }
 
-/** What an entry says from after `"workers":` through `usage_age_ms`, as entryOf writes it. */
-export const usageSpan: UsageSpan = (inputs, age) =>
-  `${JSON.stringify(workerStats(inputs))},"rss":${JSON.stringify(inputs.usage.rss)},"cpu":${JSON.stringify(round(inputs.usage.cpuSeconds))},"usage_age_ms":${JSON.stringify(age)}`;
+/** What an entry says from after `"workers":` through `"usage_age_ms":`, as entryOf writes it. */
+export const usageSpan: UsageSpan = (inputs) =>
+  `${JSON.stringify(workerStats(inputs))},"rss":${JSON.stringify(inputs.usage.rss)},"cpu":${JSON.stringify(round(inputs.usage.cpuSeconds))},"usage_age_ms":`;
 
 function nextStart(workers: readonly WorkerInfo[]): number | undefined {
   let next: number | undefined;

@@ -41,7 +41,7 @@ function entry(inp: VassalInputs, now: number): VassalStats {
 }
 
 /** The stand-in's span, written as the entry would be. */
-const span: UsageSpan = (inp, age) => `${JSON.stringify(inp.usage.figures.map((f) => ({ rss: f?.rss })))},"rss":${inp.usage.rss},"cpu":1,"usage_age_ms":${age}`;
+const span: UsageSpan = (inp) => `${JSON.stringify(inp.usage.figures.map((f) => ({ rss: f?.rss })))},"rss":${inp.usage.rss},"cpu":1,"usage_age_ms":`;
 
 test('an unchanged entry is reused with its new figures and age; a change builds it again', () => {
   const texts = new EntryTexts(span);
