@@ -3,7 +3,8 @@
  * anything is stopped or started, so a config that cannot run is refused while the old version
  * keeps running.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { VassalConfig } from '../config/types.js';
 import { EmperorError, ErrorCodes } from '../errors.js';
@@ -16,7 +17,7 @@ import { tyrantBaseEnv, tyrantIdentity, type TyrantIdentity, type TyrantSettings
 import { mayAccess, mayAppend, X } from '../isolation/user-access.js';
 import type { VassalSpec } from '../monitors/types.js';
 import type { WorkerDriver } from './driver.js';
-import { findProgram } from './find-program.js';
+import { findProgramNow } from './find-program.js';
 import type { WorkerSpec } from './worker.js';
 
 export interface VassalPlan {
@@ -80,7 +81,8 @@ export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: Pl
 
   const cwd = config.chdir ? resolve(ctx.defaultCwd, config.chdir) : ctx.defaultCwd;
   try {
-    const st = await stat(cwd);
+    // Synchronous, as the program lookup below: a metadata lookup on the way to a spawn.
+    const st = statSync(cwd);
     if (!st.isDirectory()) throw new Error('not a directory');
   } catch (err) {
     throw new EmperorError(ErrorCodes.CONFIG_INVALID, `chdir: '${cwd}' is not a usable directory (${(err as Error).message})`, { file: origin, line: lineOf('chdir'), key: 'chdir', cause: err });
@@ -91,7 +93,7 @@ export async function planVassal(spec: VassalSpec, config: VassalConfig, ctx: Pl
   }
 
   const program = config.command[0]!;
-  const found = await findProgram(program, cwd, env.PATH ?? '');
+  const found = findProgramNow(program, cwd, env.PATH ?? '');
   if (!found) {
     throw new EmperorError(ErrorCodes.CONFIG_INVALID, `command: '${program}' ${program.includes('/') ? 'does not exist or is not executable' : 'not found in PATH'}`, { file: origin, line: lineOf('command'), key: 'command' });
   }
