@@ -39,8 +39,8 @@ const DRAINED_BYTES = 256 * 1024;
 /** A reader that takes longer than this to catch up is stuck: workers read on and lines drop. */
 const STUCK_MS = 10_000;
 /**
- * Largest single write. A reader that fell behind gets what waits in few large writes (SonicBoom's
- * default is 16 KiB, a syscall per 200 lines).
+ * Largest single write to a logto file (SonicBoom in buffer mode). A file that fell behind gets
+ * what waits in few large writes (SonicBoom's default is 16 KiB, a syscall per 200 lines).
  */
 export const MAX_WRITE_BYTES = 1024 * 1024;
 
@@ -81,8 +81,16 @@ class DrainWatch {
   }
 }
 
+/**
+ * The emperor's own output takes strings (pino writes them), and a string-mode SonicBoom measures
+ * the UTF-8 length of the last waiting chunk at every write: a chunk the size of MAX_WRITE_BYTES
+ * would make each small write cost a copy of up to a megabyte while the reader is behind. Its
+ * default chunk of 16 KiB keeps that small, at a system call per 16 KiB.
+ */
+const CONSOLE_MAX_WRITE_BYTES = 16 * 1024;
+
 export function openDestination(fd: number): SonicBoom {
-  const dest = new SonicBoom({ fd, sync: false, maxLength: OUTPUT_BUFFER_BYTES, minLength: 0, maxWrite: MAX_WRITE_BYTES });
+  const dest = new SonicBoom({ fd, sync: false, maxLength: OUTPUT_BUFFER_BYTES, minLength: 0, maxWrite: CONSOLE_MAX_WRITE_BYTES });
   return dest;
 }
 
