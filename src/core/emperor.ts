@@ -231,6 +231,14 @@ export class Emperor {
     void this.drain(name, e);
   }
 
+  /**
+   * Runs `fn` (an answer to a request, built in slices) with vassal changes paced to one per turn
+   * of the event loop, so its slices are not kept apart by a burst of vassal starts.
+   */
+  answering<T>(fn: () => Promise<T>): Promise<T> {
+    return this.turns.held(fn);
+  }
+
   private async drain(name: string, e: { desired: Desired | undefined }): Promise<void> {
     while (e.desired) {
       await this.turns.enter();

@@ -6,7 +6,9 @@
  *
  * enter() lets work through at once until it has taken BUDGET_MS of the current turn of the loop;
  * after that each caller waits its turn, one per iteration of the loop, in order of arrival, so
- * that I/O and timers are handled between any two of them.
+ * that I/O and timers are handled between any two of them. While something that answers a person
+ * holds the budget (a stats request built in slices), every caller waits its turn that way: the
+ * request's slices are then never more than one vassal start apart, and vassal work never stops.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -17,6 +19,7 @@ export class TurnBudget {
   private began: number | undefined;
   private readonly waiting: Array<() => void> = [];
   private releasing = false;
+  private holds = 0;
 
   constructor(private readonly budgetMs = BUDGET_MS) {}
 
@@ -30,7 +33,7 @@ export class TurnBudget {
         if (!this.releasing) this.began = undefined;
       });
     }
-    if (this.waiting.length === 0 && now - this.began < this.budgetMs) return undefined;
+    if (this.waiting.length === 0 && this.holds === 0 && now - this.began < this.budgetMs) return undefined;
     const turn = new Promise<void>((resolve) => this.waiting.push(resolve));
     if (!this.releasing) void this.release();
     return turn;
@@ -46,6 +49,16 @@ export class TurnBudget {
     }
     this.releasing = false;
     this.began = undefined;
+  }
+
+  /** Runs `fn` with the budget held: meanwhile callers go on one per turn of the loop. */
+  async held<T>(fn: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      return await fn();
+    } finally {
+      this.holds--;
+    }
   }
 
   /** Callers waiting for a turn. */

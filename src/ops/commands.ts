@@ -80,12 +80,12 @@ export class Commands {
   }
 
   status(): Promise<StatusResult> {
-    return fleetStatus(this.ctx);
+    return this.ctx.emperor.answering(() => fleetStatus(this.ctx));
   }
 
   /** Writes the stats document as JSON text to `out`, piece by piece as it is built (what --stats serves). */
   writeStats(out: (piece: string) => void): Promise<void> {
-    return writeStatsJson(this.ctx, this.kept, out);
+    return this.ctx.emperor.answering(() => writeStatsJson(this.ctx, this.kept, out));
   }
 
   /** The stats document as JSON text, in pieces. */

@@ -47,3 +47,23 @@ test('turn budget: past it, callers go on one per turn of the loop, in order, wi
   await nextTurn();
   assert.equal(b.enter(), undefined);
 });
+
+test('turn budget: while held, callers go on one per turn even within budget, and all of them do', async () => {
+  const b = new TurnBudget(1000);
+  const order: string[] = [];
+  await b.held(async () => {
+    const jobs = [0, 1, 2].map(async (i) => {
+      await b.enter();
+      order.push(`job ${i}`);
+    });
+    // The request's own slices: each yield lets at most one job through.
+    for (let slice = 0; slice < 3; slice++) {
+      order.push(`slice ${slice}`);
+      await nextTurn();
+    }
+    await Promise.all(jobs);
+  });
+  assert.deepEqual(order, ['slice 0', 'job 0', 'slice 1', 'job 1', 'slice 2', 'job 2']);
+  await nextTurn();
+  assert.equal(b.enter(), undefined, 'released: within budget again');
+});
