@@ -242,8 +242,8 @@ export class Emperor {
   private async drain(name: string, e: { desired: Desired | undefined }): Promise<void> {
     while (e.desired) {
       await this.turns.enter();
+      // The latest request: one that came while this waited its turn replaced the queued one.
       const d = e.desired;
-      if (d === undefined) break;
       e.desired = undefined;
       try {
         if ('remove' in d) await this.removeVassal(name, d.reason);

@@ -12,7 +12,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-export const BUDGET_MS = 8;
+const BUDGET_MS = 8;
 
 export class TurnBudget {
   /** When the current turn's budget began; undefined when nothing has entered this turn. */
